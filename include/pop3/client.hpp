@@ -1,0 +1,596 @@
+// pop3/client.hpp: pop3::client<Stream>, the POP3 client over any Asio stream.
+#ifndef POP3_CLIENT_HPP
+#define POP3_CLIENT_HPP
+
+#include <pop3/capabilities.hpp>
+#include <pop3/detail/asio.hpp>
+#include <pop3/detail/engine.hpp>
+#include <pop3/detail/operations.hpp>
+#include <pop3/exception.hpp>
+#include <pop3/greeting.hpp>
+#include <pop3/limits.hpp>
+#include <pop3/message_part.hpp>
+#include <pop3/results.hpp>
+#include <pop3/session_state.hpp>
+#include <pop3/timeouts.hpp>
+#include <pop3/trace.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace pop3 {
+
+/// How `connect` secures the connection.
+enum class tls_mode {
+    implicit, ///< TLS from the first byte (POP3S, port 995)
+    starttls, ///< plain connect, then STLS (RFC 2595); fails if the server does not offer it
+    none,     ///< no TLS at all
+};
+
+/// A language the server offers (RFC 6856 section 3).
+using language = detail::language_entry;
+
+/// A POP3 session over a stream: `net::ip::tcp::socket`, `net::ssl::stream<tcp::socket>`,
+/// or any type with Asio's stream interface (a test stream).
+///
+/// Every call comes in three forms: throwing `pop3::error`; setting a `std::error_code&`;
+/// and `async_*` taking any Asio completion token (a callback, `use_future`,
+/// `use_awaitable`, ...). Asynchronous calls complete with `void(std::error_code)` or
+/// `void(std::error_code, T)`; they support per-operation cancellation through the
+/// token's cancellation slot (terminal cancellation: the session is unusable after it).
+///
+/// One operation at a time: starting another while one runs fails with
+/// `errc::operation_in_progress`. A client is not thread-safe. The client (and the
+/// buffers and callbacks given to an asynchronous call) must outlive the call.
+///
+/// After an error in the middle of a reply (malformed data, a timeout, a lost
+/// connection) the session is `broken` and refuses every further command with
+/// `errc::session_broken`; a -ERR reply leaves it usable.
+template <class Stream>
+class client {
+    using engine_type = detail::engine<Stream>;
+
+public:
+    using stream_type = Stream;
+    using executor_type = typename Stream::executor_type;
+    /// The token used when an async call is given none.
+    using default_token = net::default_completion_token_t<executor_type>;
+
+    /// Constructs the stream from `args`, as the stream's own constructor would
+    /// (`client<tcp::socket> c{ioc};`, `client<ssl::stream<tcp::socket>> c{ioc, tls_ctx};`).
+    template <class... Args,
+              class = std::enable_if_t<std::is_constructible_v<Stream, Args&&...>>>
+    explicit client(Args&&... args)
+        : impl_(std::make_unique<engine_type>(std::forward<Args>(args)...))
+    {
+    }
+
+    client(client&&) noexcept = default;
+    client& operator=(client&&) noexcept = default;
+
+    // ---- the stream --------------------------------------------------------------------
+
+    /// The stream itself.
+    Stream& stream() noexcept { return impl_->stream_; }
+    const Stream& stream() const noexcept { return impl_->stream_; }
+
+    /// The layer under TLS for an `ssl::stream`, else the stream itself.
+    decltype(auto) next_layer() noexcept
+    {
+        if constexpr (detail::is_ssl_stream<Stream>::value) return (impl_->stream_.next_layer());
+        else return (impl_->stream_);
+    }
+
+    executor_type get_executor() noexcept { return impl_->stream_.get_executor(); }
+
+    // ---- what the client knows ----------------------------------------------------------
+
+    session_state state() const noexcept { return impl_->proto_.state(); }
+    /// What the server advertised, as of the last CAPA (refreshed after STLS and login).
+    const pop3::capabilities& capabilities() const noexcept { return impl_->proto_.caps(); }
+    /// The server's greeting, with its APOP timestamp if any.
+    const pop3::greeting& greeting() const noexcept { return impl_->proto_.greeting(); }
+    /// True once TLS protects the session (implicit TLS or after STLS).
+    bool tls_active() const noexcept { return impl_->proto_.tls_active(); }
+
+    void set_timeouts(const pop3::timeouts& t) noexcept { impl_->timeouts_ = t; }
+    const pop3::timeouts& timeouts() const noexcept { return impl_->timeouts_; }
+    /// Installs a protocol trace; passwords, SASL responses and tokens are never shown.
+    void set_trace(trace_hook hook) { impl_->proto_.set_trace(std::move(hook)); }
+    /// Limits on what the server may send. Call before connecting.
+    void set_limits(const parser_limits& limits)
+    {
+        impl_->proto_ = detail::protocol(limits);
+    }
+
+    // ---- connecting -------------------------------------------------------------------
+
+    /// Resolves `host`, connects, secures the connection as `mode` says, reads the
+    /// greeting and the capabilities. For an `ssl::stream` the server's certificate
+    /// chain and host name are verified against the context's trust store, and SNI is
+    /// sent. Bounded by `timeouts().connect`.
+    /// @throws pop3::error (errc::timeout, errc::not_supported when STLS is missing, ...)
+    void connect(std::string_view host, std::string_view service, tls_mode mode = default_tls)
+    {
+        std::error_code ec;
+        connect(host, service, mode, ec);
+        throw_if(ec);
+    }
+
+    void connect(std::string_view host, std::string_view service, tls_mode mode,
+                 std::error_code& ec)
+    {
+        detail::clock::time_point deadline;
+        if ((ec = check_tls_mode(mode))) return;
+        if ((ec = impl_->sync_connect_tcp(host, service, deadline))) return;
+        if ((ec = prepare_tls(host, mode))) return;
+        detail::greeting_op greet(mode == tls_mode::implicit);
+        if ((ec = impl_->run(greet, deadline))) return;
+        if (mode == tls_mode::starttls) {
+            detail::stls_op stls;
+            ec = impl_->run(stls, deadline);
+        }
+    }
+
+    /// Asynchronous `connect`. Completes with `void(std::error_code)`.
+    template <class Token = default_token>
+    auto async_connect(std::string host, std::string service, tls_mode mode = default_tls,
+                       Token&& token = default_token{})
+    {
+        return net::async_compose<Token, void(std::error_code)>(
+            connect_op{this, std::move(host), std::move(service), mode, connect_op::stage::start, {}, {}}, token,
+            impl_->stream_);
+    }
+
+    /// Reads the greeting and the capabilities on a stream the caller has connected
+    /// (and, for implicit TLS, whose handshake the caller has done).
+    void read_greeting() { run_throwing(detail::greeting_op{}); }
+    void read_greeting(std::error_code& ec) { run(detail::greeting_op{}, ec); }
+    template <class Token = default_token>
+    auto async_read_greeting(Token&& token = default_token{})
+    {
+        return run_async(detail::greeting_op{}, std::forward<Token>(token));
+    }
+
+    // ---- AUTHORIZATION state --------------------------------------------------------
+
+    /// Logs in with USER and PASS (RFC 1939 section 7), then reads CAPA again.
+    /// @throws pop3::error with errc::authentication_failed, errc::mailbox_in_use, ...
+    void login(std::string_view user, std::string_view password)
+    {
+        run_throwing(detail::user_pass_op{std::string(user), std::string(password)});
+    }
+    void login(std::string_view user, std::string_view password, std::error_code& ec)
+    {
+        run(detail::user_pass_op{std::string(user), std::string(password)}, ec);
+    }
+    template <class Token = default_token>
+    auto async_login(std::string_view user, std::string_view password,
+                     Token&& token = default_token{})
+    {
+        return run_async(detail::user_pass_op{std::string(user), std::string(password)},
+                         std::forward<Token>(token));
+    }
+
+    /// Asks the server's capabilities again (RFC 2449 section 5).
+    pop3::capabilities capa() { return run_throwing(detail::capa_op{}); }
+    pop3::capabilities capa(std::error_code& ec) { return run(detail::capa_op{}, ec); }
+    template <class Token = default_token>
+    auto async_capa(Token&& token = default_token{})
+    {
+        return run_async(detail::capa_op{}, std::forward<Token>(token));
+    }
+
+    /// Upgrades the session with STLS (RFC 2595), verifies the server, reads CAPA again.
+    /// Only for `ssl::stream` clients; `connect(..., tls_mode::starttls)` does this.
+    void stls() { run_throwing(detail::stls_op{}); }
+    void stls(std::error_code& ec) { run(detail::stls_op{}, ec); }
+    template <class Token = default_token>
+    auto async_stls(Token&& token = default_token{})
+    {
+        return run_async(detail::stls_op{}, std::forward<Token>(token));
+    }
+
+    /// Enables UTF8 mode (RFC 6856 section 2); before login, when advertised.
+    void utf8() { run_throwing(detail::utf8_op{}); }
+    void utf8(std::error_code& ec) { run(detail::utf8_op{}, ec); }
+    template <class Token = default_token>
+    auto async_utf8(Token&& token = default_token{})
+    {
+        return run_async(detail::utf8_op{}, std::forward<Token>(token));
+    }
+
+    /// Lists the languages of the server's replies (RFC 6856 section 3).
+    std::vector<language> languages() { return run_throwing(detail::lang_op{}); }
+    std::vector<language> languages(std::error_code& ec) { return run(detail::lang_op{}, ec); }
+    template <class Token = default_token>
+    auto async_languages(Token&& token = default_token{})
+    {
+        return run_async(detail::lang_op{}, std::forward<Token>(token));
+    }
+
+    /// Selects the language of the server's replies; "*" asks for its default.
+    void set_language(std::string_view tag) { run_throwing(detail::lang_op{std::string(tag)}); }
+    void set_language(std::string_view tag, std::error_code& ec)
+    {
+        run(detail::lang_op{std::string(tag)}, ec);
+    }
+    template <class Token = default_token>
+    auto async_set_language(std::string_view tag, Token&& token = default_token{})
+    {
+        return run_async(detail::lang_op{std::string(tag)}, std::forward<Token>(token));
+    }
+
+    // ---- TRANSACTION state ----------------------------------------------------------
+
+    /// STAT: number of messages and their total size.
+    maildrop_stat stat() { return run_throwing(detail::stat_op{}); }
+    maildrop_stat stat(std::error_code& ec) { return run(detail::stat_op{}, ec); }
+    template <class Token = default_token>
+    auto async_stat(Token&& token = default_token{})
+    {
+        return run_async(detail::stat_op{}, std::forward<Token>(token));
+    }
+
+    /// LIST: every message's number and size.
+    std::vector<message_size> list() { return run_throwing(size_listing{}); }
+    std::vector<message_size> list(std::error_code& ec) { return run(size_listing{}, ec); }
+    template <class Token = default_token>
+    auto async_list(Token&& token = default_token{})
+    {
+        return run_async(size_listing{}, std::forward<Token>(token));
+    }
+
+    /// LIST n: one message's size.
+    message_size list(message_number n) { return run_throwing(detail::list_one_op{n}); }
+    message_size list(message_number n, std::error_code& ec)
+    {
+        return run(detail::list_one_op{n}, ec);
+    }
+    template <class Token = default_token>
+    auto async_list(message_number n, Token&& token = default_token{})
+    {
+        return run_async(detail::list_one_op{n}, std::forward<Token>(token));
+    }
+
+    /// UIDL: every message's unique id (RFC 1939 section 7).
+    std::vector<message_uid> uidl() { return run_throwing(uid_listing{}); }
+    std::vector<message_uid> uidl(std::error_code& ec) { return run(uid_listing{}, ec); }
+    template <class Token = default_token>
+    auto async_uidl(Token&& token = default_token{})
+    {
+        return run_async(uid_listing{}, std::forward<Token>(token));
+    }
+
+    /// UIDL n: one message's unique id.
+    message_uid uidl(message_number n) { return run_throwing(detail::uidl_one_op{n}); }
+    message_uid uidl(message_number n, std::error_code& ec)
+    {
+        return run(detail::uidl_one_op{n}, ec);
+    }
+    template <class Token = default_token>
+    auto async_uidl(message_number n, Token&& token = default_token{})
+    {
+        return run_async(detail::uidl_one_op{n}, std::forward<Token>(token));
+    }
+
+    /// RETR n into a string. For large messages prefer `retr(n, sink)`.
+    std::string retr(message_number n) { return run_throwing(string_body(n, std::nullopt)); }
+    std::string retr(message_number n, std::error_code& ec)
+    {
+        return run(string_body(n, std::nullopt), ec);
+    }
+    template <class Token = default_token>
+    auto async_retr(message_number n, Token&& token = default_token{})
+    {
+        return run_async(string_body(n, std::nullopt), std::forward<Token>(token));
+    }
+
+    /// RETR n, streaming the message in constant memory: `sink(std::string_view chunk)`
+    /// gets the unstuffed bytes in order, line endings kept. The sink may return a
+    /// `std::error_code` to stop: the rest of the message is then read and dropped,
+    /// the call fails with that error and the session stays usable.
+    template <class Sink, class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    void retr(message_number n, Sink&& sink)
+    {
+        run_throwing(sink_body(std::forward<Sink>(sink), n, std::nullopt));
+    }
+    template <class Sink, class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    void retr(message_number n, Sink&& sink, std::error_code& ec)
+    {
+        run(sink_body(std::forward<Sink>(sink), n, std::nullopt), ec);
+    }
+    template <class Sink, class Token = default_token,
+              class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    auto async_retr(message_number n, Sink&& sink, Token&& token = default_token{})
+    {
+        return run_async(sink_body(std::forward<Sink>(sink), n, std::nullopt),
+                         std::forward<Token>(token));
+    }
+
+    /// TOP n lines: the header and the first `lines` lines of the body, as a string.
+    std::string top(message_number n, std::uint32_t lines)
+    {
+        return run_throwing(string_body(n, lines));
+    }
+    std::string top(message_number n, std::uint32_t lines, std::error_code& ec)
+    {
+        return run(string_body(n, lines), ec);
+    }
+    template <class Token = default_token>
+    auto async_top(message_number n, std::uint32_t lines, Token&& token = default_token{})
+    {
+        return run_async(string_body(n, lines), std::forward<Token>(token));
+    }
+
+    /// TOP n lines, streamed to a sink as for `retr(n, sink)`.
+    template <class Sink, class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    void top(message_number n, std::uint32_t lines, Sink&& sink)
+    {
+        run_throwing(sink_body(std::forward<Sink>(sink), n, lines));
+    }
+    template <class Sink, class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    void top(message_number n, std::uint32_t lines, Sink&& sink, std::error_code& ec)
+    {
+        run(sink_body(std::forward<Sink>(sink), n, lines), ec);
+    }
+    template <class Sink, class Token = default_token,
+              class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    auto async_top(message_number n, std::uint32_t lines, Sink&& sink,
+                   Token&& token = default_token{})
+    {
+        return run_async(sink_body(std::forward<Sink>(sink), n, lines),
+                         std::forward<Token>(token));
+    }
+
+    /// RETR of many messages, pipelined when the server advertises PIPELINING, else one
+    /// at a time with the same results. `handler(const message_part&)` gets each
+    /// message's chunks and then its end (with a per-message error, e.g. a message another
+    /// session deleted; the batch goes on). It may return a `std::error_code` to stop.
+    template <class Handler>
+    void retr_many(std::vector<message_number> numbers, Handler&& handler)
+    {
+        run_throwing(batch(std::forward<Handler>(handler), std::move(numbers), std::nullopt));
+    }
+    template <class Handler>
+    void retr_many(std::vector<message_number> numbers, Handler&& handler, std::error_code& ec)
+    {
+        run(batch(std::forward<Handler>(handler), std::move(numbers), std::nullopt), ec);
+    }
+    template <class Handler, class Token = default_token>
+    auto async_retr_many(std::vector<message_number> numbers, Handler&& handler,
+                         Token&& token = default_token{})
+    {
+        return run_async(batch(std::forward<Handler>(handler), std::move(numbers), std::nullopt),
+                         std::forward<Token>(token));
+    }
+
+    /// TOP of many messages, as `retr_many`.
+    template <class Handler>
+    void top_many(std::vector<message_number> numbers, std::uint32_t lines, Handler&& handler)
+    {
+        run_throwing(batch(std::forward<Handler>(handler), std::move(numbers), lines));
+    }
+    template <class Handler>
+    void top_many(std::vector<message_number> numbers, std::uint32_t lines, Handler&& handler,
+                  std::error_code& ec)
+    {
+        run(batch(std::forward<Handler>(handler), std::move(numbers), lines), ec);
+    }
+    template <class Handler, class Token = default_token>
+    auto async_top_many(std::vector<message_number> numbers, std::uint32_t lines,
+                        Handler&& handler, Token&& token = default_token{})
+    {
+        return run_async(batch(std::forward<Handler>(handler), std::move(numbers), lines),
+                         std::forward<Token>(token));
+    }
+
+    /// DELE n: marks a message for deletion at QUIT.
+    void dele(message_number n) { run_throwing(plain(verb::dele, n)); }
+    void dele(message_number n, std::error_code& ec) { run(plain(verb::dele, n), ec); }
+    template <class Token = default_token>
+    auto async_dele(message_number n, Token&& token = default_token{})
+    {
+        return run_async(plain(verb::dele, n), std::forward<Token>(token));
+    }
+
+    /// DELE of many messages, pipelined when allowed. Every DELE is tried; the call fails
+    /// with the first error.
+    void dele_many(std::vector<message_number> numbers)
+    {
+        run_throwing(detail::dele_batch_op{std::move(numbers)});
+    }
+    void dele_many(std::vector<message_number> numbers, std::error_code& ec)
+    {
+        run(detail::dele_batch_op{std::move(numbers)}, ec);
+    }
+    template <class Token = default_token>
+    auto async_dele_many(std::vector<message_number> numbers, Token&& token = default_token{})
+    {
+        return run_async(detail::dele_batch_op{std::move(numbers)}, std::forward<Token>(token));
+    }
+
+    /// RSET: unmarks every message marked for deletion.
+    void rset() { run_throwing(plain(verb::rset)); }
+    void rset(std::error_code& ec) { run(plain(verb::rset), ec); }
+    template <class Token = default_token>
+    auto async_rset(Token&& token = default_token{})
+    {
+        return run_async(plain(verb::rset), std::forward<Token>(token));
+    }
+
+    /// NOOP: keeps the session alive.
+    void noop() { run_throwing(plain(verb::noop)); }
+    void noop(std::error_code& ec) { run(plain(verb::noop), ec); }
+    template <class Token = default_token>
+    auto async_noop(Token&& token = default_token{})
+    {
+        return run_async(plain(verb::noop), std::forward<Token>(token));
+    }
+
+    /// QUIT. Returns true when the server confirmed it; after login that means the
+    /// messages marked with DELE are gone (the UPDATE state, RFC 1939 section 6). A -ERR
+    /// reply ([SYS/TEMP] etc.) means they were not: the call fails with that error.
+    bool quit() { return run_throwing(detail::quit_op{}); }
+    bool quit(std::error_code& ec) { return run(detail::quit_op{}, ec); }
+    template <class Token = default_token>
+    auto async_quit(Token&& token = default_token{})
+    {
+        return run_async(detail::quit_op{}, std::forward<Token>(token));
+    }
+
+private:
+    static constexpr tls_mode default_tls =
+        detail::is_ssl_stream<Stream>::value ? tls_mode::implicit : tls_mode::none;
+
+    using verb = detail::plain_command_op::verb;
+    using size_listing = detail::listing_op<message_size>;
+    using uid_listing = detail::listing_op<message_uid>;
+
+    static detail::plain_command_op plain(verb v, message_number n = 0)
+    {
+        return detail::plain_command_op{v, n};
+    }
+    static detail::body_op<detail::string_sink> string_body(message_number n,
+                                                            std::optional<std::uint32_t> lines)
+    {
+        return {detail::string_sink{}, n, lines};
+    }
+    template <class Sink>
+    static auto sink_body(Sink&& sink, message_number n, std::optional<std::uint32_t> lines)
+    {
+        return detail::body_op<std::decay_t<Sink>>{std::forward<Sink>(sink), n, lines};
+    }
+    template <class Handler>
+    static auto batch(Handler&& handler, std::vector<message_number> numbers,
+                      std::optional<std::uint32_t> lines)
+    {
+        return detail::body_batch_op<std::decay_t<Handler>>{std::forward<Handler>(handler),
+                                                            std::move(numbers), lines};
+    }
+
+    std::error_code check_tls_mode(tls_mode mode) const
+    {
+        if (mode != tls_mode::none && !detail::is_ssl_stream<Stream>::value)
+            return errc::not_supported;
+        return {};
+    }
+
+    /// SNI and certificate verification for the host name the user asked for.
+    std::error_code prepare_tls(std::string_view host, tls_mode mode)
+    {
+        if constexpr (detail::is_ssl_stream<Stream>::value) {
+            if (mode == tls_mode::none) return {};
+            auto& tls = impl_->stream_;
+            const std::string name(host);
+            if (SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()) != 1)
+                return errc::invalid_argument;
+            std::error_code ec;
+            tls.set_verify_mode(net::ssl::verify_peer, ec);
+            if (!ec) tls.set_verify_callback(net::ssl::host_name_verification(name), ec);
+            return ec;
+        } else {
+            (void)host;
+            (void)mode;
+            return {};
+        }
+    }
+
+    template <class Op>
+    static typename Op::result_type take(Op& op, detail::protocol& p)
+    {
+        return op.take_result(p);
+    }
+
+    template <class Op>
+    typename Op::result_type run(Op op, std::error_code& ec,
+                                 detail::clock::time_point deadline = detail::clock::time_point::max())
+    {
+        ec = impl_->run(op, deadline);
+        if constexpr (!std::is_void_v<typename Op::result_type>) {
+            if (ec) return {};
+            return op.take_result(impl_->proto_);
+        }
+    }
+
+    template <class Op>
+    typename Op::result_type run_throwing(Op op)
+    {
+        std::error_code ec;
+        if constexpr (std::is_void_v<typename Op::result_type>) {
+            run(std::move(op), ec);
+            throw_if(ec);
+        } else {
+            auto result = run(std::move(op), ec);
+            throw_if(ec);
+            return result;
+        }
+    }
+
+    template <class Op, class Token>
+    auto run_async(Op op, Token&& token,
+                   detail::clock::time_point deadline = detail::clock::time_point::max())
+    {
+        using result = typename Op::result_type;
+        result (*taker)(Op&, detail::protocol&) = nullptr;
+        if constexpr (!std::is_void_v<result>) taker = &take<Op>;
+        return impl_->template async_run<result>(std::make_unique<Op>(std::move(op)), taker,
+                                                 std::forward<Token>(token), deadline);
+    }
+
+    void throw_if(const std::error_code& ec) const
+    {
+        if (ec) throw pop3::error(ec, impl_->proto_.error_reply());
+    }
+
+    /// connect + greeting (+ STLS) as one asynchronous operation.
+    struct connect_op {
+        client* self_client;
+        std::string host;
+        std::string service;
+        tls_mode mode;
+        enum class stage { start, refused, connected, greeted, secured } at = stage::start;
+        detail::clock::time_point deadline{};
+        std::error_code refusal;
+
+        template <class Self>
+        void operator()(Self& self, std::error_code ec = {})
+        {
+            auto& c = *self_client;
+            switch (at) {
+            case stage::start:
+                if ((refusal = c.check_tls_mode(mode))) {
+                    // Never complete inside the initiating function: post first.
+                    at = stage::refused;
+                    return net::post(c.get_executor(), std::move(self));
+                }
+                at = stage::connected;
+                deadline = detail::deadline_after(c.impl_->timeouts_.connect);
+                return c.impl_->async_connect_tcp(host, service, std::move(self));
+            case stage::connected:
+                if (ec || (ec = c.prepare_tls(host, mode))) return self.complete(ec);
+                at = stage::greeted;
+                return c.run_async(detail::greeting_op{mode == tls_mode::implicit},
+                                   std::move(self), deadline);
+            case stage::greeted:
+                if (ec || mode != tls_mode::starttls) return self.complete(ec);
+                at = stage::secured;
+                return c.run_async(detail::stls_op{}, std::move(self), deadline);
+            case stage::refused: return self.complete(refusal);
+            case stage::secured: return self.complete(ec);
+            }
+        }
+    };
+
+    std::unique_ptr<engine_type> impl_;
+};
+
+} // namespace pop3
+
+#endif // POP3_CLIENT_HPP

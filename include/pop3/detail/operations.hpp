@@ -1,0 +1,688 @@
+// pop3/detail/operations.hpp: one resumable algorithm per POP3 operation. No Asio here.
+#ifndef POP3_DETAIL_OPERATIONS_HPP
+#define POP3_DETAIL_OPERATIONS_HPP
+
+#include <pop3/commands.hpp>
+#include <pop3/detail/protocol.hpp>
+#include <pop3/message_part.hpp>
+#include <pop3/results.hpp>
+
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace pop3::detail {
+
+/// Calls a user callback that may return void or std::error_code (to stop).
+template <class F, class... Args>
+std::error_code invoke_user(F& f, Args&&... args)
+{
+    using result = decltype(f(std::forward<Args>(args)...));
+    if constexpr (std::is_convertible_v<result, std::error_code>) {
+        return f(std::forward<Args>(args)...);
+    } else {
+        f(std::forward<Args>(args)...);
+        return {};
+    }
+}
+
+/// The error for a refused login: a bare -ERR means the credentials (RFC 3206 section 4).
+inline std::error_code login_error(const server_reply& reply)
+{
+    const auto ec = error_from_reply(reply);
+    return ec == errc::server_error ? make_error_code(errc::authentication_failed) : ec;
+}
+
+/// CAPA (RFC 2449 section 5), on its own or as the last phase of STLS and login.
+class capa_exchange {
+public:
+    explicit capa_exchange(bool tolerate_err = true) : tolerate_err_(tolerate_err) {}
+
+    /// Appends CAPA once; afterwards says `finished`.
+    step next(protocol& p, std::string& out)
+    {
+        if (sent_) return step::finished();
+        sent_ = true;
+        p.caps().clear();
+        commands::capa(out);
+        return step::command(response_kind::multi_line, body_mode::lines);
+    }
+
+    /// Returns the error of a refused CAPA, unless refusals are tolerated.
+    std::error_code on_reply(protocol& p, const server_reply& reply)
+    {
+        // Servers without CAPA (popa3d, solid-pop3d) answer -ERR: they have no extensions.
+        if (!reply.ok()) {
+            p.set_caps_known(true);
+            if (!tolerate_err_) return error_from_reply(reply);
+        }
+        return {};
+    }
+
+    void on_line(protocol& p, std::string_view line)
+    {
+        // A malformed argument (say "LOGIN-DELAY soon") is kept as sent but not decoded;
+        // it must not stop the user from reading mail.
+        (void)p.caps().add_line(line);
+    }
+
+    void on_end(protocol& p) { p.set_caps_known(true); }
+
+    bool sent() const noexcept { return sent_; }
+
+private:
+    bool tolerate_err_;
+    bool sent_ = false;
+};
+
+/// Reads the greeting (RFC 1939 section 4) and then asks CAPA. With implicit TLS
+/// (port 995) the TLS handshake comes first.
+class greeting_op final : public operation {
+public:
+    explicit greeting_op(bool implicit_tls = false) : implicit_tls_(implicit_tls) {}
+
+    step next(protocol& p, std::string& out) override
+    {
+        if (phase_ == phase::start && implicit_tls_ && !p.tls_active()) {
+            phase_ = phase::handshake;
+            return step::handshake();
+        }
+        if (phase_ == phase::handshake) return step::wait();
+        if (phase_ == phase::start) {
+            phase_ = phase::greeting;
+            return step::expect(response_kind::single_line);
+        }
+        if (error()) return step::finished();
+        phase_ = phase::capa;
+        return capa_.next(p, out);
+    }
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    {
+        if (phase_ == phase::capa) return capa_.on_reply(p, reply);
+        if (!reply.ok()) {
+            fail(error_from_reply(reply));
+            return {};
+        }
+        p.greeting().reply = reply;
+        p.greeting().apop_timestamp = std::string(find_apop_timestamp(reply.text));
+        p.set_state(session_state::authorization);
+        return {};
+    }
+    std::error_code on_line(protocol& p, std::string_view line) override
+    {
+        capa_.on_line(p, line);
+        return {};
+    }
+    std::error_code on_end(protocol& p) override
+    {
+        if (phase_ == phase::capa) capa_.on_end(p);
+        return {};
+    }
+
+    void on_handshake(protocol&) override { phase_ = phase::start; }
+
+private:
+    enum class phase { start, handshake, greeting, capa } phase_ = phase::start;
+    bool implicit_tls_;
+    capa_exchange capa_;
+};
+
+/// Common shape of operations that send one command in a required state.
+class one_command_op : public operation {
+public:
+    step next(protocol& p, std::string& out) final
+    {
+        if (sent_) return step::finished();
+        sent_ = true;
+        if (auto ec = check_state(p)) {
+            fail(ec);
+            return step::finished();
+        }
+        const auto before = out.size();
+        if (auto ec = write(p, out)) {
+            out.resize(before);
+            fail(ec);
+            return step::finished();
+        }
+        return shape();
+    }
+
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    {
+        if (!reply.ok()) {
+            fail(error_from_reply(reply));
+            return {};
+        }
+        return on_ok(p, reply);
+    }
+
+protected:
+    virtual std::error_code check_state(const protocol& p) const
+    {
+        return p.state() == session_state::transaction ? std::error_code{}
+                                                       : make_error_code(errc::wrong_state);
+    }
+    virtual std::error_code write(protocol& p, std::string& out) = 0;
+    virtual step shape() const { return step::command(response_kind::single_line); }
+    virtual std::error_code on_ok(protocol&, const server_reply&) { return {}; }
+
+private:
+    bool sent_ = false;
+};
+
+/// A command whose +OK carries nothing we need: NOOP, RSET, DELE n.
+class plain_command_op final : public one_command_op {
+public:
+    enum class verb { noop, rset, dele };
+    explicit plain_command_op(verb v, message_number n = 0) : verb_(v), number_(n) {}
+
+private:
+    std::error_code write(protocol&, std::string& out) override
+    {
+        switch (verb_) {
+        case verb::noop: return commands::noop(out);
+        case verb::rset: return commands::rset(out);
+        case verb::dele: return commands::dele(out, number_);
+        }
+        return errc::invalid_argument;
+    }
+    verb verb_;
+    message_number number_;
+};
+
+/// STAT (RFC 1939 section 5).
+class stat_op final : public one_command_op {
+public:
+    using result_type = maildrop_stat;
+    maildrop_stat result;
+    result_type take_result(protocol&) { return result; }
+
+private:
+    std::error_code write(protocol&, std::string& out) override { return commands::stat(out); }
+    std::error_code on_ok(protocol&, const server_reply& reply) override
+    {
+        // The reply is complete, so the session stays in step: fail only the call.
+        fail(parse_stat(reply.text, result));
+        return {};
+    }
+};
+
+/// LIST n (RFC 1939 section 5).
+class list_one_op final : public one_command_op {
+public:
+    explicit list_one_op(message_number n) : number_(n) {}
+    using result_type = message_size;
+    message_size result;
+    result_type take_result(protocol&) { return result; }
+
+private:
+    std::error_code write(protocol&, std::string& out) override
+    {
+        return commands::list(out, number_);
+    }
+    std::error_code on_ok(protocol&, const server_reply& reply) override
+    {
+        fail(parse_scan_listing(reply.text, result));
+        return {};
+    }
+    message_number number_;
+};
+
+/// UIDL n (RFC 1939 section 7).
+class uidl_one_op final : public one_command_op {
+public:
+    explicit uidl_one_op(message_number n) : number_(n) {}
+    using result_type = message_uid;
+    message_uid result;
+    result_type take_result(protocol&) { return std::move(result); }
+
+private:
+    std::error_code write(protocol&, std::string& out) override
+    {
+        return commands::uidl(out, number_);
+    }
+    std::error_code on_ok(protocol& p, const server_reply& reply) override
+    {
+        fail(parse_unique_id_listing(reply.text, result, p.limits()));
+        return {};
+    }
+    message_number number_;
+};
+
+/// LIST or UIDL without argument: a multi-line listing.
+template <class Entry>
+class listing_op final : public one_command_op {
+public:
+    using result_type = std::vector<Entry>;
+    std::vector<Entry> result;
+    result_type take_result(protocol&) { return std::move(result); }
+
+private:
+    std::error_code write(protocol&, std::string& out) override
+    {
+        if constexpr (std::is_same_v<Entry, message_uid>) return commands::uidl(out);
+        else return commands::list(out);
+    }
+    step shape() const override
+    {
+        return step::command(response_kind::multi_line, body_mode::lines);
+    }
+    std::error_code on_line(protocol& p, std::string_view line) override
+    {
+        if (error()) return {}; // read the rest of the listing to stay in step
+        Entry entry;
+        std::error_code ec;
+        if constexpr (std::is_same_v<Entry, message_uid>)
+            ec = parse_unique_id_listing(line, entry, p.limits());
+        else
+            ec = parse_scan_listing(line, entry);
+        if (ec) fail(ec);
+        else result.push_back(std::move(entry));
+        return {};
+    }
+};
+
+/// CAPA as a call of its own: allowed in AUTHORIZATION and TRANSACTION states.
+class capa_op final : public operation {
+public:
+    capa_op() : capa_(false) {}
+    using result_type = capabilities;
+    result_type take_result(protocol& p) { return p.caps(); }
+
+    step next(protocol& p, std::string& out) override
+    {
+        if (!capa_.sent() && p.state() != session_state::authorization &&
+            p.state() != session_state::transaction) {
+            fail(errc::wrong_state);
+            return step::finished();
+        }
+        return capa_.next(p, out);
+    }
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    {
+        fail(capa_.on_reply(p, reply));
+        return {};
+    }
+    std::error_code on_line(protocol& p, std::string_view line) override
+    {
+        capa_.on_line(p, line);
+        return {};
+    }
+    std::error_code on_end(protocol& p) override
+    {
+        capa_.on_end(p);
+        return {};
+    }
+
+private:
+    capa_exchange capa_;
+};
+
+/// USER name / PASS secret (RFC 1939 section 7), then CAPA again: some servers
+/// advertise PIPELINING, TOP or UIDL only after login.
+class user_pass_op final : public operation {
+public:
+    user_pass_op(std::string user, std::string password)
+        : user_(std::move(user)), password_(std::move(password))
+    {
+    }
+    ~user_pass_op() override { wipe(password_); }
+
+    step next(protocol& p, std::string& out) override
+    {
+        if (error()) return step::finished();
+        switch (phase_) {
+        case phase::start: {
+            if (p.state() != session_state::authorization) {
+                fail(errc::wrong_state);
+                return step::finished();
+            }
+            // Check both arguments before the first byte goes out.
+            std::string scratch;
+            if (commands::user(scratch, user_) || commands::pass(scratch, password_)) {
+                wipe(scratch);
+                fail(errc::invalid_argument);
+                return step::finished();
+            }
+            wipe(scratch);
+            phase_ = phase::user;
+            commands::user(out, user_);
+            return step::command(response_kind::single_line);
+        }
+        case phase::user: return step::wait();
+        case phase::pass_due:
+            phase_ = phase::pass;
+            commands::pass(out, password_);
+            return step::secret_command(response_kind::single_line, 4);
+        case phase::pass: return step::wait();
+        case phase::capa: return capa_.next(p, out);
+        }
+        return step::finished();
+    }
+
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    {
+        switch (phase_) {
+        case phase::user:
+            if (!reply.ok()) fail(login_error(reply));
+            phase_ = phase::pass_due;
+            return {};
+        case phase::pass:
+            if (!reply.ok()) {
+                fail(login_error(reply));
+                return {};
+            }
+            p.set_state(session_state::transaction);
+            phase_ = phase::capa;
+            return {};
+        case phase::capa: return capa_.on_reply(p, reply);
+        default: return make_error_code(errc::malformed_response);
+        }
+    }
+    std::error_code on_line(protocol& p, std::string_view line) override
+    {
+        capa_.on_line(p, line);
+        return {};
+    }
+    std::error_code on_end(protocol& p) override
+    {
+        if (phase_ == phase::capa && capa_.sent()) capa_.on_end(p);
+        return {};
+    }
+
+private:
+    static void wipe(std::string& s) noexcept
+    {
+        volatile char* p = s.data();
+        for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
+    }
+
+    enum class phase { start, user, pass_due, pass, capa } phase_ = phase::start;
+    std::string user_;
+    std::string password_;
+    capa_exchange capa_;
+};
+
+/// Collects a message into a string: `retr(n)` is `retr(n, sink)` with this sink.
+struct string_sink {
+    std::string text;
+    void operator()(std::string_view chunk) { text.append(chunk); }
+};
+
+/// RETR n or TOP n lines, streaming the unstuffed message to a sink.
+template <class Sink>
+class body_op final : public one_command_op {
+public:
+    body_op(Sink sink, message_number n, std::optional<std::uint32_t> top_lines)
+        : sink_(std::move(sink)), number_(n), top_lines_(top_lines)
+    {
+    }
+    using result_type = std::conditional_t<std::is_same_v<Sink, string_sink>, std::string, void>;
+    result_type take_result(protocol&)
+    {
+        if constexpr (!std::is_void_v<result_type>) return std::move(sink_.text);
+    }
+
+private:
+    std::error_code check_state(const protocol& p) const override
+    {
+        if (auto ec = one_command_op::check_state(p)) return ec;
+        // TOP is optional (RFC 1939 section 7); refuse it when CAPA said it is missing.
+        if (top_lines_ && p.caps_known() && !p.caps().entries.empty() && !p.caps().top)
+            return errc::not_supported;
+        return {};
+    }
+    std::error_code write(protocol&, std::string& out) override
+    {
+        return top_lines_ ? commands::top(out, number_, *top_lines_) : commands::retr(out, number_);
+    }
+    step shape() const override { return step::command(response_kind::multi_line); }
+    std::error_code on_data(protocol&, std::string_view chunk) override
+    {
+        // After a sink error the rest of the message is read and dropped: the session
+        // stays in step.
+        if (!error()) fail(invoke_user(sink_, chunk));
+        return {};
+    }
+
+    Sink sink_;
+    message_number number_;
+    std::optional<std::uint32_t> top_lines_;
+};
+
+/// RETR or TOP over many messages, pipelined when the server allows (RFC 2449 6.6).
+template <class Handler>
+class body_batch_op final : public operation {
+public:
+    body_batch_op(Handler handler, std::vector<message_number> numbers,
+                  std::optional<std::uint32_t> top_lines)
+        : handler_(std::move(handler)), numbers_(std::move(numbers)), top_lines_(top_lines)
+    {
+    }
+    bool pipelinable() const noexcept override { return true; }
+
+    step next(protocol& p, std::string& out) override
+    {
+        if (!checked_) {
+            checked_ = true;
+            if (p.state() != session_state::transaction) fail(errc::wrong_state);
+            else if (top_lines_ && p.caps_known() && !p.caps().entries.empty() && !p.caps().top)
+                fail(errc::not_supported);
+            else
+                for (auto n : numbers_)
+                    if (n == 0) fail(errc::invalid_argument);
+        }
+        // After an error of the handler stop asking; replies in flight are still read.
+        if (error() || sent_ == numbers_.size()) return step::finished();
+        const auto n = numbers_[sent_++];
+        if (top_lines_) commands::top(out, n, *top_lines_);
+        else commands::retr(out, n);
+        return step::command(response_kind::multi_line);
+    }
+
+    std::error_code on_reply(protocol&, const server_reply& reply) override
+    {
+        if (!reply.ok()) message_error_ = error_from_reply(reply);
+        return {};
+    }
+    std::error_code on_data(protocol&, std::string_view chunk) override
+    {
+        if (!error()) fail(invoke_user(handler_, message_part{numbers_[received_], chunk, false, {}}));
+        return {};
+    }
+    std::error_code on_end(protocol&) override
+    {
+        if (!error())
+            fail(invoke_user(handler_,
+                             message_part{numbers_[received_], {}, true, message_error_}));
+        message_error_ = {};
+        ++received_;
+        return {};
+    }
+
+private:
+    Handler handler_;
+    std::vector<message_number> numbers_;
+    std::optional<std::uint32_t> top_lines_;
+    bool checked_ = false;
+    std::size_t sent_ = 0;
+    std::size_t received_ = 0;
+    std::error_code message_error_;
+};
+
+/// DELE over many messages, pipelined when allowed. Every DELE is tried; the result is
+/// the first error, and `failed` lists the numbers the server refused.
+class dele_batch_op final : public operation {
+public:
+    explicit dele_batch_op(std::vector<message_number> numbers) : numbers_(std::move(numbers)) {}
+    bool pipelinable() const noexcept override { return true; }
+    std::vector<message_number> failed;
+
+    step next(protocol& p, std::string& out) override
+    {
+        if (!checked_) {
+            checked_ = true;
+            if (p.state() != session_state::transaction) refused_ = errc::wrong_state;
+            for (auto n : numbers_)
+                if (n == 0) refused_ = errc::invalid_argument;
+            fail(refused_);
+        }
+        if (refused_ || sent_ == numbers_.size()) return step::finished();
+        commands::dele(out, numbers_[sent_++]);
+        return step::command(response_kind::single_line);
+    }
+    std::error_code on_reply(protocol&, const server_reply& reply) override
+    {
+        if (!reply.ok()) {
+            fail(error_from_reply(reply));
+            failed.push_back(numbers_[received_]);
+        }
+        return {};
+    }
+    std::error_code on_end(protocol&) override
+    {
+        ++received_;
+        return {};
+    }
+
+private:
+    std::vector<message_number> numbers_;
+    bool checked_ = false;
+    std::error_code refused_; // nothing is sent when the call itself is invalid
+    std::size_t sent_ = 0;
+    std::size_t received_ = 0;
+};
+
+/// QUIT (RFC 1939 sections 4 and 6). `committed` tells whether the server confirmed
+/// the UPDATE state (deletions done); a -ERR there means they were not.
+class quit_op final : public one_command_op {
+public:
+    using result_type = bool;
+    bool committed = false;
+    result_type take_result(protocol&) { return committed; }
+
+private:
+    std::error_code check_state(const protocol& p) const override
+    {
+        return (p.state() == session_state::authorization ||
+                p.state() == session_state::transaction)
+                   ? std::error_code{}
+                   : make_error_code(errc::wrong_state);
+    }
+    std::error_code write(protocol&, std::string& out) override { return commands::quit(out); }
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    {
+        p.set_state(session_state::closed);
+        committed = reply.ok();
+        if (!reply.ok()) fail(error_from_reply(reply));
+        return {};
+    }
+};
+
+/// UTF8 (RFC 6856 section 2): only in AUTHORIZATION state and when advertised.
+class utf8_op final : public one_command_op {
+    std::error_code check_state(const protocol& p) const override
+    {
+        if (p.state() != session_state::authorization) return errc::wrong_state;
+        if (p.caps_known() && !p.caps().utf8) return errc::not_supported;
+        return {};
+    }
+    std::error_code write(protocol&, std::string& out) override { return commands::utf8(out); }
+};
+
+/// A language the server offers (RFC 6856 section 3).
+struct language_entry {
+    std::string tag;
+    std::string description;
+};
+
+/// LANG tag selects a language; LANG alone lists them.
+class lang_op final : public one_command_op {
+public:
+    explicit lang_op(std::string tag = {}) : tag_(std::move(tag)) {}
+    using result_type = std::vector<language_entry>;
+    std::vector<language_entry> result;
+    result_type take_result(protocol&) { return std::move(result); }
+
+private:
+    std::error_code check_state(const protocol& p) const override
+    {
+        if (p.state() != session_state::authorization && p.state() != session_state::transaction)
+            return errc::wrong_state;
+        if (p.caps_known() && !p.caps().lang) return errc::not_supported;
+        return {};
+    }
+    std::error_code write(protocol&, std::string& out) override
+    {
+        return tag_.empty() ? commands::lang(out) : commands::lang(out, tag_);
+    }
+    step shape() const override
+    {
+        return tag_.empty() ? step::command(response_kind::multi_line, body_mode::lines)
+                            : step::command(response_kind::single_line);
+    }
+    std::error_code on_line(protocol&, std::string_view line) override
+    {
+        auto rest = line;
+        const auto tag = next_token(rest);
+        if (!tag.empty()) result.push_back({std::string(tag), std::string(rest)});
+        return {};
+    }
+    std::string tag_;
+};
+
+/// STLS (RFC 2595 section 4): the command, the TLS handshake, then CAPA again.
+class stls_op final : public operation {
+public:
+    step next(protocol& p, std::string& out) override
+    {
+        if (error()) return step::finished();
+        switch (phase_) {
+        case phase::start:
+            if (p.state() != session_state::authorization || p.tls_active()) {
+                fail(errc::wrong_state);
+                return step::finished();
+            }
+            if (p.caps_known() && !p.caps().stls) {
+                fail(errc::not_supported);
+                return step::finished();
+            }
+            phase_ = phase::command;
+            commands::stls(out);
+            return step::command(response_kind::single_line);
+        case phase::command: return step::wait();
+        case phase::handshake_due: phase_ = phase::handshake; return step::handshake();
+        case phase::handshake: return step::wait();
+        case phase::capa: return capa_.next(p, out);
+        }
+        return step::finished();
+    }
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    {
+        if (phase_ == phase::capa) return capa_.on_reply(p, reply);
+        if (!reply.ok()) fail(error_from_reply(reply));
+        else phase_ = phase::handshake_due;
+        return {};
+    }
+    std::error_code on_line(protocol& p, std::string_view line) override
+    {
+        capa_.on_line(p, line);
+        return {};
+    }
+    std::error_code on_end(protocol& p) override
+    {
+        if (phase_ == phase::capa) capa_.on_end(p);
+        return {};
+    }
+    void on_handshake(protocol&) override { phase_ = phase::capa; }
+
+private:
+    enum class phase { start, command, handshake_due, handshake, capa } phase_ = phase::start;
+    capa_exchange capa_;
+};
+
+} // namespace pop3::detail
+
+#endif // POP3_DETAIL_OPERATIONS_HPP

@@ -1,0 +1,382 @@
+// pop3/detail/protocol.hpp: the sans-I/O session engine. No Asio here.
+//
+// An operation (detail/operations.hpp) says which commands to send and what to do with
+// each part of each reply. The protocol object runs one operation at a time: it frames
+// commands, keeps the PIPELINING window, feeds received bytes to the parser and tells
+// the driver what I/O to do next. The sync and async drivers (detail/engine.hpp) only
+// perform that I/O; every protocol rule lives here or in the operations.
+#ifndef POP3_DETAIL_PROTOCOL_HPP
+#define POP3_DETAIL_PROTOCOL_HPP
+
+#include <pop3/capabilities.hpp>
+#include <pop3/error.hpp>
+#include <pop3/greeting.hpp>
+#include <pop3/limits.hpp>
+#include <pop3/reply.hpp>
+#include <pop3/response_parser.hpp>
+#include <pop3/session_state.hpp>
+#include <pop3/trace.hpp>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace pop3::detail {
+
+class protocol;
+
+/// What an operation wants next.
+struct step {
+    enum class kind {
+        command,   ///< the operation appended one command line; expect `shape` in reply
+        expect,    ///< expect a reply without sending anything (the greeting)
+        handshake, ///< start TLS now (after STLS); only once nothing is in flight
+        wait,      ///< nothing to send until an outstanding reply has been handled
+        finished,  ///< nothing more; the operation completes once nothing is in flight
+    };
+    kind what = kind::finished;
+    response_kind shape = response_kind::single_line;
+    body_mode mode = body_mode::stream;
+    /// How much of the command line the trace may show; the rest is a secret.
+    std::size_t shown = std::string_view::npos;
+
+    static step command(response_kind k, body_mode m = body_mode::stream)
+    {
+        return {kind::command, k, m};
+    }
+    /// A command whose line carries a secret after its first `shown` characters.
+    static step secret_command(response_kind k, std::size_t shown)
+    {
+        return {kind::command, k, body_mode::stream, shown};
+    }
+    static step expect(response_kind k) { return {kind::expect, k, body_mode::stream}; }
+    static step handshake() { return {kind::handshake}; }
+    static step wait() { return {kind::wait}; }
+    static step finished() { return {kind::finished}; }
+};
+
+/// One POP3 operation as a resumable algorithm. Handlers return an error only when the
+/// session can no longer be trusted (malformed data); a server's -ERR is recorded by
+/// the operation with `fail` and the reply is read to its end as usual.
+class operation {
+public:
+    /// What the operation yields on success (redeclared by operations that yield something).
+    using result_type = void;
+    virtual ~operation() = default;
+
+    /// Appends the next command to `out`, or says why there is none.
+    virtual step next(protocol& p, std::string& out) = 0;
+    /// May this operation keep several commands in flight (when the server pipelines)?
+    virtual bool pipelinable() const noexcept { return false; }
+    virtual std::error_code on_reply(protocol& p, const server_reply& reply) = 0;
+    virtual std::error_code on_line(protocol&, std::string_view) { return {}; }
+    virtual std::error_code on_data(protocol&, std::string_view) { return {}; }
+    virtual std::error_code on_end(protocol&) { return {}; }
+    virtual void on_handshake(protocol&) {}
+
+    /// The operation's outcome once it has completed.
+    std::error_code error() const noexcept { return error_; }
+
+protected:
+    /// Records the first error; later ones do not replace it.
+    void fail(std::error_code ec) noexcept
+    {
+        if (!error_) error_ = ec;
+    }
+
+private:
+    std::error_code error_;
+};
+
+/// The I/O a driver must perform next.
+struct io_action {
+    enum class kind {
+        write,     ///< write all of `bytes`, then call `wrote()`
+        read,      ///< read some bytes into `read_space()`, then call `read_done(n)`
+        handshake, ///< perform the TLS client handshake, then call `handshake_done()`
+        done,      ///< the operation completed with `error`
+    };
+    kind what = kind::done;
+    std::string_view bytes;
+    std::error_code error;
+};
+
+/// Bounds of the PIPELINING window (RFC 2449 section 6.6). The client never has more
+/// than this in flight, so its writes fit in the socket buffers even when the server is
+/// busy writing replies and not reading: neither side can block the other for good.
+struct pipeline_limits {
+    std::size_t max_commands = 64;
+    std::size_t max_bytes = 4096;
+};
+
+class protocol {
+public:
+    explicit protocol(parser_limits limits = {}, pipeline_limits window = {})
+        : parser_(limits), window_(window), buffer_(initial_buffer, '\0')
+    {
+    }
+
+    // ---- state shared with the operations -------------------------------------------
+    session_state state() const noexcept { return state_; }
+    void set_state(session_state s) noexcept { state_ = s; }
+    const capabilities& caps() const noexcept { return caps_; }
+    capabilities& caps() noexcept { return caps_; }
+    /// True once CAPA has been asked since the last change of layer (connect, STLS, login).
+    bool caps_known() const noexcept { return caps_known_; }
+    void set_caps_known(bool known) noexcept { caps_known_ = known; }
+    const pop3::greeting& greeting() const noexcept { return greeting_; }
+    pop3::greeting& greeting() noexcept { return greeting_; }
+    bool tls_active() const noexcept { return tls_active_; }
+    const parser_limits& limits() const noexcept { return parser_.limits(); }
+    /// The last -ERR (or failed) reply: the diagnostics for an operation's error.
+    const server_reply& error_reply() const noexcept { return error_reply_; }
+    void set_trace(trace_hook hook) { trace_ = std::move(hook); }
+
+    // ---- driver interface ------------------------------------------------------------
+
+    /// Starts `op`. Returns an error when the session cannot run anything any more.
+    std::error_code begin(operation& op)
+    {
+        if (op_ != nullptr) return errc::operation_in_progress;
+        if (state_ == session_state::broken) return errc::session_broken;
+        op_ = &op;
+        finished_ = false;
+        error_reply_ = {};
+        return {};
+    }
+
+    /// What to do next. Call after `begin` and after each completed I/O.
+    io_action advance()
+    {
+        while (true) {
+            if (!out_.empty()) return {io_action::kind::write, out_, {}};
+            if (handshake_pending_) return {io_action::kind::handshake, {}, {}};
+            if (!finished_) {
+                if (auto action = ask_operation()) return *action;
+                if (!out_.empty() || handshake_pending_) continue;
+            }
+            if (in_flight_.empty()) {
+                if (finished_) return complete(op_->error());
+                // An operation that waits with nothing in flight would wait forever.
+                return complete(break_session(make_error_code(errc::session_broken)));
+            }
+            const auto r = parser_.parse(std::string_view(buffer_.data() + begin_, end_ - begin_));
+            begin_ += r.consumed;
+            if (auto ec = dispatch(r)) return complete(break_session(ec));
+            if (r.event == parse_event::need_more) return {io_action::kind::read, {}, {}};
+        }
+    }
+
+    /// The driver wrote everything `advance` asked for.
+    void wrote() noexcept { out_.clear(); }
+
+    /// Where the driver may read into; never empty.
+    std::pair<char*, std::size_t> read_space()
+    {
+        if (begin_ != 0) { // keep only the unconsumed tail (a partial line at most)
+            std::memmove(&buffer_[0], &buffer_[begin_], end_ - begin_);
+            end_ -= begin_;
+            begin_ = 0;
+        }
+        // A partial line longer than the buffer: the parser's line limit (not this
+        // buffer) decides how long a line may be, so grow.
+        if (buffer_.size() - end_ < read_chunk / 2) buffer_.resize(buffer_.size() * 2);
+        return {&buffer_[end_], buffer_.size() - end_};
+    }
+
+    void read_done(std::size_t n) noexcept { end_ += n; }
+
+    /// The TLS handshake succeeded: from now on the driver uses the TLS layer.
+    void handshake_done()
+    {
+        handshake_pending_ = false;
+        tls_active_ = true;
+        // RFC 2595 section 4: forget what was learned before TLS.
+        caps_.clear();
+        caps_known_ = false;
+        if (op_ != nullptr) op_->on_handshake(*this);
+    }
+
+    /// The driver's I/O failed (including a timeout or cancellation). Returns the error
+    /// to complete the operation with; the session is unusable afterwards.
+    std::error_code io_failed(std::error_code ec)
+    {
+        complete(break_session(ec));
+        return ec;
+    }
+
+    /// The peer closed the connection.
+    std::error_code eof()
+    {
+        // Reads are only asked for while a reply is due, so the end is always early.
+        auto ec = parser_.finish();
+        if (!ec) ec = errc::unexpected_eof;
+        complete(break_session(ec));
+        return ec;
+    }
+
+    /// Marks the session as connected to a fresh stream (after connect).
+    void reset_connection()
+    {
+        parser_ = response_parser(parser_.limits());
+        state_ = session_state::disconnected;
+        caps_ = {};
+        caps_known_ = false;
+        greeting_ = {};
+        tls_active_ = false;
+        handshake_pending_ = false;
+        begin_ = end_ = 0;
+        out_.clear();
+        in_flight_.clear();
+        in_flight_bytes_ = 0;
+        op_ = nullptr;
+    }
+
+    /// True while an operation runs.
+    bool busy() const noexcept { return op_ != nullptr; }
+
+    static constexpr std::size_t read_chunk = 64 * 1024;
+    static constexpr std::size_t initial_buffer = read_chunk + 8 * 1024;
+
+private:
+    struct pending_reply {
+        response_kind shape;
+        body_mode mode;
+        std::size_t command_bytes;
+    };
+
+    /// Asks the operation for commands while the window has room.
+    std::optional<io_action> ask_operation()
+    {
+        const bool pipelining = caps_.pipelining && op_->pipelinable();
+        while (true) {
+            if (!in_flight_.empty() &&
+                (!pipelining || in_flight_.size() >= window_.max_commands ||
+                 in_flight_bytes_ >= window_.max_bytes))
+                return std::nullopt;
+            const auto before = out_.size();
+            const auto s = op_->next(*this, out_);
+            switch (s.what) {
+            case step::kind::command:
+            case step::kind::expect: {
+                const auto bytes = out_.size() - before;
+                if (in_flight_.empty()) parser_.expect(s.shape, s.mode);
+                in_flight_.push_back({s.shape, s.mode, bytes});
+                in_flight_bytes_ += bytes;
+                if (bytes != 0 && trace_) trace_command(std::string_view(out_).substr(before), s.shown);
+                break;
+            }
+            case step::kind::handshake:
+                // Bytes already received after the STLS reply were sent in the clear
+                // and would be taken as protected (CVE-2011-0411 style injection).
+                if (!in_flight_.empty() || end_ != begin_) {
+                    return complete(break_session(make_error_code(errc::malformed_response)));
+                }
+                handshake_pending_ = true;
+                return std::nullopt;
+            case step::kind::wait: return std::nullopt;
+            case step::kind::finished: finished_ = true; return std::nullopt;
+            }
+        }
+    }
+
+    std::error_code dispatch(const parse_result& r)
+    {
+        switch (r.event) {
+        case parse_event::need_more: return {};
+        case parse_event::reply: {
+            const auto& reply = parser_.reply();
+            if (trace_) trace_reply(reply);
+            if (reply.status == reply_status::err) error_reply_ = reply;
+            return op_->on_reply(*this, reply);
+        }
+        case parse_event::line:
+            if (trace_) trace_(trace_direction::received, r.data);
+            return op_->on_line(*this, r.data);
+        case parse_event::data:
+            body_octets_ += r.data.size();
+            return op_->on_data(*this, r.data);
+        case parse_event::done: {
+            if (trace_ && in_flight_.front().mode == body_mode::stream &&
+                in_flight_.front().shape == response_kind::multi_line && parser_.reply().ok())
+                trace_(trace_direction::received,
+                       "<" + std::to_string(body_octets_) + " octets of message data>");
+            body_octets_ = 0;
+            in_flight_bytes_ -= in_flight_.front().command_bytes;
+            in_flight_.erase(in_flight_.begin());
+            if (!in_flight_.empty()) parser_.expect(in_flight_.front().shape, in_flight_.front().mode);
+            return op_->on_end(*this);
+        }
+        case parse_event::failed: return r.error;
+        }
+        return {};
+    }
+
+    std::error_code break_session(std::error_code ec) noexcept
+    {
+        state_ = session_state::broken;
+        return ec;
+    }
+
+    io_action complete(std::error_code ec) noexcept
+    {
+        op_ = nullptr;
+        finished_ = false;
+        return {io_action::kind::done, {}, ec};
+    }
+
+    void trace_command(std::string_view lines, std::size_t shown)
+    {
+        const auto line = lines.substr(0, lines.find('\r'));
+        if (shown >= line.size()) {
+            trace_(trace_direction::sent, line);
+            return;
+        }
+        std::string redacted(line.substr(0, shown));
+        redacted += shown == 0 ? "<redacted>" : " <redacted>";
+        trace_(trace_direction::sent, redacted);
+    }
+
+    void trace_reply(const server_reply& reply)
+    {
+        std::string line = reply.status == reply_status::ok    ? "+OK"
+                           : reply.status == reply_status::err ? "-ERR"
+                                                               : "+";
+        if (reply.status == reply_status::continuation) {
+            // A SASL challenge can carry a token or a server proof: do not log it.
+            if (!reply.text.empty()) line += " <challenge>";
+        } else {
+            if (!reply.code.text.empty()) line += " [" + reply.code.text + "]";
+            if (!reply.text.empty()) line += " " + reply.text;
+        }
+        trace_(trace_direction::received, line);
+    }
+
+    response_parser parser_;
+    pipeline_limits window_;
+    std::string buffer_; // received bytes; [begin_, end_) are not parsed yet
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+    std::string out_;
+    std::vector<pending_reply> in_flight_;
+    std::size_t in_flight_bytes_ = 0;
+    std::uint64_t body_octets_ = 0;
+    operation* op_ = nullptr;
+    bool finished_ = false;
+    bool handshake_pending_ = false;
+    bool tls_active_ = false;
+    session_state state_ = session_state::disconnected;
+    capabilities caps_;
+    bool caps_known_ = false;
+    pop3::greeting greeting_;
+    server_reply error_reply_;
+    trace_hook trace_;
+};
+
+} // namespace pop3::detail
+
+#endif // POP3_DETAIL_PROTOCOL_HPP

@@ -1,0 +1,113 @@
+// pop3/error.hpp: the library's error codes, registered with std::error_code.
+#ifndef POP3_ERROR_HPP
+#define POP3_ERROR_HPP
+
+#include <string>
+#include <system_error>
+
+namespace pop3 {
+
+/// Errors reported by the library. Compare against a `std::error_code` with `==`.
+///
+/// The server's own `-ERR` text and RFC 2449 response code are not part of the
+/// code: they travel beside it (see `pop3::server_reply` and `pop3::error`).
+enum class errc {
+    // --- Data from the server -------------------------------------------------
+    unexpected_eof = 1,     ///< the connection ended in the middle of a response
+    line_too_long,          ///< a response line exceeded the configured limit
+    malformed_response,     ///< the server sent something POP3 does not allow
+    // --- Server replies -------------------------------------------------------
+    server_error,           ///< `-ERR` without a response code that says more
+    mailbox_in_use,         ///< `-ERR [IN-USE]`: another session holds the mailbox lock
+    login_delay,            ///< `-ERR [LOGIN-DELAY]`: logged in too soon after the last time
+    temporary_failure,      ///< `-ERR [SYS/TEMP]`: a transient server-side problem
+    permanent_failure,      ///< `-ERR [SYS/PERM]`: a server-side problem that will not go away
+    authentication_failed,  ///< `-ERR [AUTH]` or a failed login: the credentials were refused
+    utf8_required,          ///< `-ERR [UTF8]`: the account needs UTF8 mode
+    // --- Use of the library ---------------------------------------------------
+    invalid_argument,       ///< an argument would break the command line (CR, LF, NUL, 0)
+    wrong_state,            ///< the command is not allowed in the session's current state
+    not_supported,          ///< the server did not advertise the capability this needs
+    session_broken,         ///< an earlier error left the session out of sync; reconnect
+    operation_in_progress,  ///< another operation is still running on this client
+    timeout,                ///< the server did not answer within the configured time
+};
+
+namespace detail {
+
+class error_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "pop3"; }
+
+    std::string message(int value) const override
+    {
+        switch (static_cast<errc>(value)) {
+        case errc::unexpected_eof:
+            return "the server closed the connection in the middle of a response; "
+                   "reconnect and retry";
+        case errc::line_too_long:
+            return "a response line exceeded the configured limit; raise "
+                   "pop3::parser_limits if the server is trusted";
+        case errc::malformed_response:
+            return "the server sent a response that is not valid POP3; check the "
+                   "server or report it";
+        case errc::server_error:
+            return "the server answered -ERR; see the server's text for details";
+        case errc::mailbox_in_use:
+            return "the mailbox is locked by another session ([IN-USE]); retry later";
+        case errc::login_delay:
+            return "the server requires a longer delay between logins ([LOGIN-DELAY]); "
+                   "retry later";
+        case errc::temporary_failure:
+            return "the server reported a temporary failure ([SYS/TEMP]); retry later";
+        case errc::permanent_failure:
+            return "the server reported a permanent failure ([SYS/PERM]); contact the "
+                   "server's administrator";
+        case errc::authentication_failed:
+            return "the server refused the credentials; check user name and password";
+        case errc::utf8_required:
+            return "the server requires UTF8 mode for this account ([UTF8]); enable it "
+                   "before logging in";
+        case errc::invalid_argument:
+            return "invalid argument: POP3 arguments must not contain CR, LF or NUL and "
+                   "message numbers start at 1";
+        case errc::wrong_state:
+            return "the command is not allowed in the session's current state (log in "
+                   "first; nothing is allowed after quit)";
+        case errc::not_supported:
+            return "the server does not advertise the capability this operation needs";
+        case errc::session_broken:
+            return "an earlier error left the session out of sync with the server; "
+                   "reconnect";
+        case errc::operation_in_progress:
+            return "another operation is still running on this client; wait for it "
+                   "to complete";
+        case errc::timeout:
+            return "the server did not answer in time; check the network or raise "
+                   "the timeout";
+        }
+        return "unknown pop3 error";
+    }
+};
+
+} // namespace detail
+
+/// The category of `pop3::errc`, named "pop3".
+inline const std::error_category& error_category() noexcept
+{
+    static const detail::error_category_impl instance;
+    return instance;
+}
+
+/// Makes `std::error_code ec = pop3::errc::timeout;` work.
+inline std::error_code make_error_code(errc e) noexcept
+{
+    return {static_cast<int>(e), error_category()};
+}
+
+} // namespace pop3
+
+template <>
+struct std::is_error_code_enum<pop3::errc> : std::true_type {};
+
+#endif // POP3_ERROR_HPP

@@ -1,0 +1,26 @@
+// pop3/message_part.hpp: what a batch retrieval hands to its handler.
+#ifndef POP3_MESSAGE_PART_HPP
+#define POP3_MESSAGE_PART_HPP
+
+#include <pop3/results.hpp>
+
+#include <string_view>
+#include <system_error>
+
+namespace pop3 {
+
+/// One event of a batch retrieval (`retr_many`, `top_many`): a chunk of a message, or
+/// the end of one. The chunks of a message arrive in order, unstuffed, line endings kept;
+/// `data` is only valid during the call.
+struct message_part {
+    message_number number = 0;
+    std::string_view data; ///< a chunk of the message; empty when `end` is true
+    bool end = false;      ///< the message is complete (or failed: see `error`)
+    /// When `end`: empty on success, else why this message failed (e.g. -ERR because another
+    /// session deleted it). The batch goes on with the next message.
+    std::error_code error;
+};
+
+} // namespace pop3
+
+#endif // POP3_MESSAGE_PART_HPP

@@ -1,0 +1,550 @@
+// pop3::client over a scripted stream: every call in its sync, error_code and async
+// forms against the same transcript, the session state rules, PIPELINING, and an
+// injected I/O error at every step.
+#include "../catch.hpp"
+#include "test_stream.hpp"
+
+#include <pop3/client.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using pop3_test::script;
+using pop3_test::test_stream;
+using client_type = pop3::client<test_stream>;
+
+namespace {
+
+const std::string greeting_and_capa = "+OK Dovecot ready. <123.456@host>\r\n"
+                                      "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+                                      "USER\r\nSASL PLAIN\r\n.\r\n";
+const std::string login_replies = "+OK\r\n+OK Logged in.\r\n"
+                                  "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n.\r\n";
+
+const std::string session_input = greeting_and_capa + login_replies +
+                                  "+OK 2 320\r\n"
+                                  "+OK 2 messages:\r\n1 120\r\n2 200\r\n.\r\n"
+                                  "+OK\r\n1 uid-one\r\n2 uid-two\r\n.\r\n"
+                                  "+OK 120 octets\r\nSubject: one\r\n\r\n..dotted\r\nbody\r\n.\r\n"
+                                  "+OK\r\nSubject: two\r\n\r\n.\r\n"
+                                  "+OK 1 120\r\n"
+                                  "+OK 2 uid-two\r\n"
+                                  "+OK Marked to be deleted.\r\n"
+                                  "+OK\r\n"
+                                  "+OK\r\n"
+                                  "+OK Logging out.\r\n";
+
+const std::string session_output = "CAPA\r\nUSER alice\r\nPASS s3cret\r\nCAPA\r\nSTAT\r\nLIST\r\n"
+                                   "UIDL\r\nRETR 1\r\nTOP 2 0\r\nLIST 1\r\nUIDL 2\r\nDELE 1\r\n"
+                                   "RSET\r\nNOOP\r\nQUIT\r\n";
+
+const std::string session_summary =
+    "greeting <123.456@host>\nstat 2 320\nlist 1:120 2:200\nuidl 1:uid-one 2:uid-two\n"
+    "retr Subject: one\r\n\r\n.dotted\r\nbody\r\n\ntop Subject: two\r\n\r\n\nlist1 1:120\n"
+    "uidl2 2:uid-two\nquit 1\n";
+
+std::shared_ptr<script> make_script(std::string input, std::size_t chunk = 1 << 16)
+{
+    auto s = std::make_shared<script>();
+    s->input = std::move(input);
+    s->read_chunk = chunk;
+    return s;
+}
+
+template <class List>
+std::string join(const List& entries)
+{
+    std::ostringstream out;
+    for (const auto& e : entries) {
+        if constexpr (std::is_same_v<typename List::value_type, pop3::message_uid>)
+            out << ' ' << e.number << ':' << e.uid;
+        else
+            out << ' ' << e.number << ':' << e.octets;
+    }
+    return out.str();
+}
+
+/// The whole session with the throwing calls.
+std::string run_throwing(client_type& c)
+{
+    std::ostringstream out;
+    c.read_greeting();
+    out << "greeting " << c.greeting().apop_timestamp << "\n";
+    c.login("alice", "s3cret");
+    const auto st = c.stat();
+    out << "stat " << st.count << ' ' << st.octets << "\n";
+    out << "list" << join(c.list()) << "\n";
+    out << "uidl" << join(c.uidl()) << "\n";
+    out << "retr " << c.retr(1) << "\n";
+    out << "top " << c.top(2, 0) << "\n";
+    const auto one = c.list(1);
+    out << "list1 " << one.number << ':' << one.octets << "\n";
+    const auto two = c.uidl(2);
+    out << "uidl2 " << two.number << ':' << two.uid << "\n";
+    c.dele(1);
+    c.rset();
+    c.noop();
+    out << "quit " << c.quit() << "\n";
+    return out.str();
+}
+
+/// The same with the error_code overloads; stops at the first error.
+std::string run_with_codes(client_type& c, std::error_code& ec)
+{
+    std::ostringstream out;
+    if (c.read_greeting(ec), ec) return out.str();
+    out << "greeting " << c.greeting().apop_timestamp << "\n";
+    if (c.login("alice", "s3cret", ec), ec) return out.str();
+    const auto st = c.stat(ec);
+    if (ec) return out.str();
+    out << "stat " << st.count << ' ' << st.octets << "\n";
+    const auto all = c.list(ec);
+    if (ec) return out.str();
+    out << "list" << join(all) << "\n";
+    const auto uids = c.uidl(ec);
+    if (ec) return out.str();
+    out << "uidl" << join(uids) << "\n";
+    std::string body;
+    c.retr(1, [&](std::string_view chunk) { body.append(chunk); }, ec);
+    if (ec) return out.str();
+    out << "retr " << body << "\n";
+    const auto top = c.top(2, 0, ec);
+    if (ec) return out.str();
+    out << "top " << top << "\n";
+    const auto one = c.list(1, ec);
+    if (ec) return out.str();
+    out << "list1 " << one.number << ':' << one.octets << "\n";
+    const auto two = c.uidl(2, ec);
+    if (ec) return out.str();
+    out << "uidl2 " << two.number << ':' << two.uid << "\n";
+    if (c.dele(1, ec), ec) return out.str();
+    if (c.rset(ec), ec) return out.str();
+    if (c.noop(ec), ec) return out.str();
+    const bool committed = c.quit(ec);
+    if (ec) return out.str();
+    out << "quit " << committed << "\n";
+    return out.str();
+}
+
+/// The same with async calls and std::future, the io_context running on another thread.
+std::string run_with_futures(client_type& c)
+{
+    using asio::use_future;
+    std::ostringstream out;
+    c.async_read_greeting(use_future).get();
+    out << "greeting " << c.greeting().apop_timestamp << "\n";
+    c.async_login("alice", "s3cret", use_future).get();
+    const auto st = c.async_stat(use_future).get();
+    out << "stat " << st.count << ' ' << st.octets << "\n";
+    out << "list" << join(c.async_list(use_future).get()) << "\n";
+    out << "uidl" << join(c.async_uidl(use_future).get()) << "\n";
+    out << "retr " << c.async_retr(1, use_future).get() << "\n";
+    std::string top;
+    c.async_top(2, 0, [&](std::string_view chunk) { top.append(chunk); }, use_future).get();
+    out << "top " << top << "\n";
+    const auto one = c.async_list(1, use_future).get();
+    out << "list1 " << one.number << ':' << one.octets << "\n";
+    const auto two = c.async_uidl(2, use_future).get();
+    out << "uidl2 " << two.number << ':' << two.uid << "\n";
+    c.async_dele(1, use_future).get();
+    c.async_rset(use_future).get();
+    c.async_noop(use_future).get();
+    out << "quit " << c.async_quit(use_future).get() << "\n";
+    return out.str();
+}
+
+/// Runs `f` with an io_context serving the async calls on a second thread.
+template <class F>
+void with_running_context(asio::io_context& ioc, F f)
+{
+    auto guard = asio::make_work_guard(ioc);
+    std::thread runner([&] { ioc.run(); });
+    try {
+        f();
+    } catch (...) {
+        guard.reset();
+        runner.join();
+        throw;
+    }
+    guard.reset();
+    runner.join();
+}
+
+} // namespace
+
+TEST_CASE("client runs a whole session in every form with the same bytes and results")
+{
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{1} << 16}) {
+        INFO("read chunk " << chunk);
+        {
+            asio::io_context ioc;
+            auto s = make_script(session_input, chunk);
+            client_type c{ioc.get_executor(), s};
+            CHECK(run_throwing(c) == session_summary);
+            CHECK(s->output == session_output);
+            CHECK(c.state() == pop3::session_state::closed);
+        }
+        {
+            asio::io_context ioc;
+            auto s = make_script(session_input, chunk);
+            client_type c{ioc.get_executor(), s};
+            std::error_code ec;
+            CHECK(run_with_codes(c, ec) == session_summary);
+            CHECK_FALSE(ec);
+            CHECK(s->output == session_output);
+        }
+        {
+            asio::io_context ioc;
+            auto s = make_script(session_input, chunk);
+            client_type c{ioc.get_executor(), s};
+            with_running_context(ioc, [&] { CHECK(run_with_futures(c) == session_summary); });
+            CHECK(s->output == session_output);
+        }
+    }
+}
+
+TEST_CASE("client with callbacks completes through the io_context, never inline")
+{
+    asio::io_context ioc;
+    auto s = make_script(greeting_and_capa + "+OK\r\n");
+    client_type c{ioc.get_executor(), s};
+    bool greeted = false;
+    c.async_read_greeting([&](std::error_code ec) {
+        REQUIRE_FALSE(ec);
+        greeted = true;
+        // Not logged in: refused at once, nothing sent, and still completed via post.
+        bool refused = false;
+        c.async_stat([&](std::error_code ec2, pop3::maildrop_stat) {
+            CHECK(ec2 == pop3::errc::wrong_state);
+            refused = true;
+        });
+        CHECK_FALSE(refused);
+    });
+    CHECK_FALSE(greeted);
+    ioc.run();
+    CHECK(greeted);
+    CHECK(s->output == "CAPA\r\n");
+}
+
+TEST_CASE("client refuses commands in the wrong state without sending anything")
+{
+    asio::io_context ioc;
+    auto s = make_script(greeting_and_capa + "+OK bye\r\n");
+    client_type c{ioc.get_executor(), s};
+    std::error_code ec;
+    c.stat(ec);
+    CHECK(ec == pop3::errc::wrong_state); // no greeting yet
+    c.read_greeting();
+    CHECK(c.state() == pop3::session_state::authorization);
+    const auto before = s->output;
+    c.stat(ec);
+    CHECK(ec == pop3::errc::wrong_state);
+    c.retr(1, ec);
+    CHECK(ec == pop3::errc::wrong_state);
+    c.dele_many({1, 2}, ec);
+    CHECK(ec == pop3::errc::wrong_state);
+    CHECK(s->output == before);
+    CHECK(c.quit());
+    CHECK(c.state() == pop3::session_state::closed);
+    c.noop(ec);
+    CHECK(ec == pop3::errc::wrong_state);
+    c.login("a", "b", ec);
+    CHECK(ec == pop3::errc::wrong_state);
+    CHECK(s->output == before + "QUIT\r\n");
+}
+
+TEST_CASE("client refuses CR/LF/NUL arguments and message number 0 before writing")
+{
+    asio::io_context ioc;
+    auto s = make_script(greeting_and_capa + login_replies);
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    std::error_code ec;
+    c.login("alice\r\nDELE 1", "x", ec);
+    CHECK(ec == pop3::errc::invalid_argument);
+    c.login("alice", std::string("pa\0ss", 5), ec);
+    CHECK(ec == pop3::errc::invalid_argument);
+    CHECK(s->output == "CAPA\r\n");
+    c.login("alice", "s3cret");
+    const auto before = s->output;
+    c.retr(0, ec);
+    CHECK(ec == pop3::errc::invalid_argument);
+    c.dele(0, ec);
+    CHECK(ec == pop3::errc::invalid_argument);
+    c.retr_many({1, 0}, [](const pop3::message_part&) {}, ec);
+    CHECK(ec == pop3::errc::invalid_argument);
+    CHECK(s->output == before);
+    CHECK(c.state() == pop3::session_state::transaction);
+}
+
+TEST_CASE("a -ERR leaves the session usable and carries the server's reply")
+{
+    asio::io_context ioc;
+    auto s = make_script(greeting_and_capa + login_replies +
+                         "-ERR [SYS/TEMP] try later\r\n+OK\r\n-ERR no such message\r\n");
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    c.login("alice", "s3cret");
+    try {
+        c.stat();
+        FAIL("stat should have thrown");
+    } catch (const pop3::error& e) {
+        CHECK(e.code() == pop3::errc::temporary_failure);
+        CHECK(e.reply().text == "try later");
+        CHECK(e.reply().code.kind == pop3::response_code_kind::sys_temp);
+    }
+    c.noop();
+    std::error_code ec;
+    const auto text = c.retr(9, ec);
+    CHECK(ec == pop3::errc::server_error);
+    CHECK(text.empty());
+    CHECK(c.state() == pop3::session_state::transaction);
+}
+
+TEST_CASE("login failures map to distinct errors")
+{
+    struct row {
+        const char* pass_reply;
+        pop3::errc expected;
+    };
+    for (const auto& r : {row{"-ERR [AUTH] Authentication failed.", pop3::errc::authentication_failed},
+                          row{"-ERR wrong password", pop3::errc::authentication_failed},
+                          row{"-ERR [IN-USE] locked", pop3::errc::mailbox_in_use},
+                          row{"-ERR [LOGIN-DELAY] too soon", pop3::errc::login_delay},
+                          row{"-ERR [SYS/PERM] disabled", pop3::errc::permanent_failure}}) {
+        INFO(r.pass_reply);
+        asio::io_context ioc;
+        auto s = make_script(greeting_and_capa + "+OK\r\n" + r.pass_reply + "\r\n");
+        client_type c{ioc.get_executor(), s};
+        c.read_greeting();
+        std::error_code ec;
+        c.login("alice", "wrong", ec);
+        CHECK(ec == r.expected);
+        CHECK(c.state() == pop3::session_state::authorization);
+    }
+}
+
+TEST_CASE("an error in the middle of a reply breaks the session: no silent desync")
+{
+    asio::io_context ioc;
+    pop3::parser_limits limits;
+    limits.max_line_length = 64;
+    auto s = make_script(greeting_and_capa + login_replies + "+OK\r\n1 " + std::string(100, 'u') +
+                         "\r\n.\r\n+OK\r\n");
+    client_type c{ioc.get_executor(), s};
+    c.set_limits(limits);
+    c.read_greeting();
+    c.login("alice", "s3cret");
+    std::error_code ec;
+    c.uidl(ec);
+    CHECK(ec == pop3::errc::line_too_long);
+    CHECK(c.state() == pop3::session_state::broken);
+    const auto before = s->output;
+    c.noop(ec);
+    CHECK(ec == pop3::errc::session_broken);
+    CHECK(s->output == before);
+}
+
+TEST_CASE("a connection that ends inside a reply is unexpected_eof, never a short result")
+{
+    asio::io_context ioc;
+    auto s = make_script(greeting_and_capa + login_replies + "+OK\r\nSubject: cut\r\n");
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    c.login("alice", "s3cret");
+    std::error_code ec;
+    const auto text = c.retr(1, ec);
+    CHECK(ec == pop3::errc::unexpected_eof);
+    CHECK(text.empty());
+    CHECK(c.state() == pop3::session_state::broken);
+}
+
+TEST_CASE("a sink error stops delivery but keeps the session in step")
+{
+    asio::io_context ioc;
+    auto s = make_script(greeting_and_capa + login_replies +
+                         "+OK\r\nline 1\r\n.line 2\r\n.\r\n+OK\r\n");
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    c.login("alice", "s3cret");
+    int calls = 0;
+    std::error_code ec;
+    c.retr(
+        1,
+        [&](std::string_view) -> std::error_code {
+            ++calls;
+            return std::make_error_code(std::errc::no_space_on_device);
+        },
+        ec);
+    CHECK(ec == std::errc::no_space_on_device);
+    CHECK(calls == 1);
+    c.noop(); // the rest of the message was drained
+    CHECK(c.state() == pop3::session_state::transaction);
+}
+
+namespace {
+
+const std::string pipelining_capa = "+OK ready\r\n+OK\r\nUIDL\r\nTOP\r\nPIPELINING\r\nUSER\r\n.\r\n";
+// As Dovecot does: PIPELINING is advertised again after login. (Without it there, the
+// client must not pipeline: the capabilities after login are the ones that count.)
+const std::string pipelining_login = "+OK\r\n+OK Logged in.\r\n+OK\r\nTOP\r\nPIPELINING\r\n.\r\n";
+const std::string batch_replies = "+OK\r\none\r\n.\r\n-ERR [SYS/TEMP] gone\r\n+OK\r\n..three\r\n.\r\n";
+
+std::string run_batch(const std::string& capa, std::size_t chunk, std::string& output,
+                      std::vector<std::string>& writes)
+{
+    asio::io_context ioc;
+    const bool pipelined = capa.find("PIPELINING") != std::string::npos;
+    auto s = make_script(capa + (pipelined ? pipelining_login : login_replies) + batch_replies +
+                             "+OK\r\n+OK\r\n-ERR no\r\n",
+                         chunk);
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    c.login("alice", "s3cret");
+    std::string seen;
+    c.retr_many({1, 2, 3}, [&](const pop3::message_part& part) {
+        if (part.end)
+            seen += "[end " + std::to_string(part.number) + " " +
+                    (part.error ? part.error.message() : std::string("ok")) + "]";
+        else
+            seen += part.data;
+    });
+    std::error_code ec;
+    c.dele_many({1, 3, 2}, ec);
+    CHECK(ec == pop3::errc::server_error);
+    output = s->output;
+    writes = s->writes;
+    return seen;
+}
+
+} // namespace
+
+TEST_CASE("retr_many and dele_many pipeline only when advertised, with identical results")
+{
+    const auto login_out = std::string("USER alice\r\nPASS s3cret\r\nCAPA\r\n");
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{1} << 16}) {
+        std::string plain_out, piped_out;
+        std::vector<std::string> plain_writes, piped_writes;
+        const auto plain = run_batch(greeting_and_capa, chunk, plain_out, plain_writes);
+        const auto piped = run_batch(pipelining_capa, chunk, piped_out, piped_writes);
+        CHECK(plain == piped);
+        CHECK(plain == "one\r\n[end 1 ok][end 2 " +
+                           make_error_code(pop3::errc::temporary_failure).message() +
+                           "].three\r\n[end 3 ok]");
+        // Same bytes either way; only their timing differs, which the script cannot see,
+        // so check the client sent the commands in the order of the replies.
+        CHECK(plain_out == "CAPA\r\n" + login_out + "RETR 1\r\nRETR 2\r\nRETR 3\r\n" +
+                               "DELE 1\r\nDELE 3\r\nDELE 2\r\n");
+        CHECK(piped_out == plain_out);
+        // Pipelined: each batch goes out in one write; otherwise one command per write.
+        CHECK(std::count(piped_writes.begin(), piped_writes.end(),
+                         "RETR 1\r\nRETR 2\r\nRETR 3\r\n") == 1);
+        CHECK(std::count(piped_writes.begin(), piped_writes.end(),
+                         "DELE 1\r\nDELE 3\r\nDELE 2\r\n") == 1);
+        CHECK(std::count(plain_writes.begin(), plain_writes.end(), "RETR 2\r\n") == 1);
+        CHECK(plain_writes.size() == piped_writes.size() + 4);
+    }
+}
+
+TEST_CASE("the PIPELINING window bounds the commands in flight")
+{
+    asio::io_context ioc;
+    std::string input = pipelining_capa + pipelining_login;
+    std::vector<pop3::message_number> numbers;
+    for (pop3::message_number n = 1; n <= 200; ++n) {
+        numbers.push_back(n);
+        input += "+OK\r\nmessage " + std::to_string(n) + "\r\n.\r\n";
+    }
+    auto s = make_script(input);
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    c.login("alice", "s3cret");
+    const auto login_writes = s->writes.size();
+    std::size_t ends = 0;
+    c.retr_many(numbers, [&](const pop3::message_part& part) { ends += part.end ? 1 : 0; });
+    CHECK(ends == 200);
+    std::size_t max_commands = 0;
+    std::size_t total = 0;
+    for (std::size_t i = login_writes; i < s->writes.size(); ++i) {
+        const auto& w = s->writes[i];
+        const auto commands = static_cast<std::size_t>(std::count(w.begin(), w.end(), '\n'));
+        max_commands = std::max(max_commands, commands);
+        total += commands;
+    }
+    CHECK(total == 200);
+    CHECK(max_commands == 64); // the default window, filled but never exceeded
+}
+
+TEST_CASE("the trace shows the conversation but never the password")
+{
+    asio::io_context ioc;
+    auto s = make_script(greeting_and_capa + login_replies + "+OK\r\nx\r\n.\r\n");
+    client_type c{ioc.get_executor(), s};
+    std::string log;
+    c.set_trace([&](pop3::trace_direction d, std::string_view line) {
+        log += (d == pop3::trace_direction::sent ? "C: " : "S: ");
+        log += line;
+        log += "\n";
+    });
+    c.read_greeting();
+    c.login("alice", "hunter2-secret");
+    c.retr(1);
+    CHECK(log.find("hunter2") == std::string::npos);
+    CHECK(log.find("C: PASS <redacted>\n") != std::string::npos);
+    CHECK(log.find("C: USER alice\n") != std::string::npos);
+    CHECK(log.find("S: +OK Dovecot ready. <123.456@host>\n") != std::string::npos);
+    CHECK(log.find("S: <3 octets of message data>\n") != std::string::npos);
+}
+
+TEST_CASE("an I/O error injected at every step of every operation ends in an error, sync and async")
+{
+    std::size_t total_calls = 0;
+    {
+        asio::io_context ioc;
+        auto s = make_script(session_input, 5);
+        client_type c{ioc.get_executor(), s};
+        run_throwing(c);
+        total_calls = s->io_calls;
+    }
+    REQUIRE(total_calls > 20);
+    for (std::size_t k = 0; k < total_calls; ++k) {
+        INFO("fault at I/O call " << k);
+        {
+            asio::io_context ioc;
+            auto s = make_script(session_input, 5);
+            s->fail_at = k;
+            client_type c{ioc.get_executor(), s};
+            std::error_code ec;
+            const auto partial = run_with_codes(c, ec);
+            CHECK(ec == asio::error::connection_reset);
+            CHECK(partial != session_summary);
+            CHECK(c.state() == pop3::session_state::broken);
+            c.noop(ec);
+            CHECK(ec == pop3::errc::session_broken);
+        }
+        {
+            asio::io_context ioc;
+            auto s = make_script(session_input, 5);
+            s->fail_at = k;
+            client_type c{ioc.get_executor(), s};
+            bool threw = false;
+            with_running_context(ioc, [&] {
+                try {
+                    run_with_futures(c);
+                } catch (const std::system_error& e) {
+                    threw = true;
+                    CHECK(e.code() == asio::error::connection_reset);
+                }
+            });
+            CHECK(threw);
+            CHECK(c.state() == pop3::session_state::broken);
+        }
+    }
+}
