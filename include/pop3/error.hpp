@@ -31,6 +31,12 @@ enum class errc {
     session_broken,         ///< an earlier error left the session out of sync; reconnect
     operation_in_progress,  ///< another operation is still running on this client
     timeout,                ///< the server did not answer within the configured time
+    // --- Security and authentication ------------------------------------------
+    tls_required,           ///< TLS was required but the server does not offer STLS (or it failed)
+    insecure_authentication,///< the mechanism would expose the secret without TLS; not allowed
+    mechanism_unavailable,  ///< the server offers no SASL mechanism (or APOP) the client may use
+    server_signature_mismatch, ///< SCRAM: the server could not prove it knows the password
+    sasl_protocol_error,    ///< the SASL exchange went wrong (bad challenge); it was aborted
 };
 
 namespace detail {
@@ -85,6 +91,21 @@ public:
         case errc::timeout:
             return "the server did not answer in time; check the network or raise "
                    "the timeout";
+        case errc::tls_required:
+            return "TLS is required but the server does not offer STLS; use implicit TLS "
+                   "(port 995) or allow plaintext explicitly";
+        case errc::insecure_authentication:
+            return "refusing to send credentials over an unencrypted connection; use TLS or "
+                   "allow plaintext authentication explicitly";
+        case errc::mechanism_unavailable:
+            return "the server offers no authentication mechanism this client may use; "
+                   "check the server's CAPA and the client's security settings";
+        case errc::server_signature_mismatch:
+            return "the server failed to prove it knows the password (SCRAM server "
+                   "signature mismatch); the server may be an impostor";
+        case errc::sasl_protocol_error:
+            return "the authentication exchange went wrong and was aborted; check the "
+                   "mechanism and credentials";
         }
         return "unknown pop3 error";
     }

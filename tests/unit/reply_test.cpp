@@ -95,7 +95,7 @@ TEST_CASE("errc is a std::error_code of category pop3 with actionable messages")
     CHECK(ec.message().find("retry later") != std::string::npos);
     CHECK(ec == pop3::errc::mailbox_in_use);
     CHECK(ec != pop3::errc::timeout);
-    for (int v = 1; v <= static_cast<int>(pop3::errc::timeout); ++v) {
+    for (int v = 1; v <= static_cast<int>(pop3::errc::sasl_protocol_error); ++v) {
         const std::error_code e{v, pop3::error_category()};
         INFO(v);
         CHECK(e.message() != "unknown pop3 error");
