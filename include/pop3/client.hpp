@@ -2,8 +2,10 @@
 #ifndef POP3_CLIENT_HPP
 #define POP3_CLIENT_HPP
 
+#include <pop3/auth.hpp>
 #include <pop3/capabilities.hpp>
 #include <pop3/detail/asio.hpp>
+#include <pop3/detail/auth_operations.hpp>
 #include <pop3/detail/engine.hpp>
 #include <pop3/detail/operations.hpp>
 #include <pop3/exception.hpp>
@@ -13,6 +15,7 @@
 #include <pop3/results.hpp>
 #include <pop3/session_state.hpp>
 #include <pop3/timeouts.hpp>
+#include <pop3/tls.hpp>
 #include <pop3/trace.hpp>
 
 #include <cstdint>
@@ -29,8 +32,11 @@ namespace pop3 {
 /// How `connect` secures the connection.
 enum class tls_mode {
     implicit, ///< TLS from the first byte (POP3S, port 995)
-    starttls, ///< plain connect, then STLS (RFC 2595); fails if the server does not offer it
-    none,     ///< no TLS at all
+    /// Plain connect, then STLS (RFC 2595). TLS is required: if the server does not offer
+    /// STLS or it fails, `connect` fails with errc::tls_required and closes the
+    /// connection before any credential could be sent. Never falls back to cleartext.
+    starttls,
+    none, ///< no TLS at all (then `login` uses only SCRAM unless plaintext is allowed)
 };
 
 /// A language the server offers (RFC 6856 section 3).
@@ -52,8 +58,7 @@ using language = detail::language_entry;
 /// After an error in the middle of a reply (malformed data, a timeout, a lost
 /// connection) the session is `broken` and refuses every further command with
 /// `errc::session_broken`; a -ERR reply leaves it usable.
-template <class Stream>
-class client {
+template <class Stream> class client {
     using engine_type = detail::engine<Stream>;
 
 public:
@@ -64,8 +69,7 @@ public:
 
     /// Constructs the stream from `args`, as the stream's own constructor would
     /// (`client<tcp::socket> c{ioc};`, `client<ssl::stream<tcp::socket>> c{ioc, tls_ctx};`).
-    template <class... Args,
-              class = std::enable_if_t<std::is_constructible_v<Stream, Args&&...>>>
+    template <class... Args, class = std::enable_if_t<std::is_constructible_v<Stream, Args&&...>>>
     explicit client(Args&&... args)
         : impl_(std::make_unique<engine_type>(std::forward<Args>(args)...))
     {
@@ -99,15 +103,16 @@ public:
     /// True once TLS protects the session (implicit TLS or after STLS).
     bool tls_active() const noexcept { return impl_->proto_.tls_active(); }
 
+    /// Turns certificate verification off (or on again) for the next `connect`. Off lets
+    /// anyone between client and server read the password: for tests only.
+    void set_certificate_check(certificate_check check) noexcept { check_ = check; }
+
     void set_timeouts(const pop3::timeouts& t) noexcept { impl_->timeouts_ = t; }
     const pop3::timeouts& timeouts() const noexcept { return impl_->timeouts_; }
     /// Installs a protocol trace; passwords, SASL responses and tokens are never shown.
     void set_trace(trace_hook hook) { impl_->proto_.set_trace(std::move(hook)); }
     /// Limits on what the server may send. Call before connecting.
-    void set_limits(const parser_limits& limits)
-    {
-        impl_->proto_ = detail::protocol(limits);
-    }
+    void set_limits(const parser_limits& limits) { impl_->proto_ = detail::protocol(limits); }
 
     // ---- connecting -------------------------------------------------------------------
 
@@ -128,13 +133,15 @@ public:
     {
         detail::clock::time_point deadline;
         if ((ec = check_tls_mode(mode))) return;
+        host_ = std::string(host);
+        service_ = std::string(service);
         if ((ec = impl_->sync_connect_tcp(host, service, deadline))) return;
         if ((ec = prepare_tls(host, mode))) return;
         detail::greeting_op greet(mode == tls_mode::implicit);
         if ((ec = impl_->run(greet, deadline))) return;
         if (mode == tls_mode::starttls) {
             detail::stls_op stls;
-            ec = impl_->run(stls, deadline);
+            ec = require_tls(impl_->run(stls, deadline));
         }
     }
 
@@ -144,45 +151,81 @@ public:
                        Token&& token = default_token{})
     {
         return net::async_compose<Token, void(std::error_code)>(
-            connect_op{this, std::move(host), std::move(service), mode, connect_op::stage::start, {}, {}}, token,
-            impl_->stream_);
+            connect_op{
+                this, std::move(host), std::move(service), mode, connect_op::stage::start, {}, {}},
+            token, impl_->stream_);
     }
 
     /// Reads the greeting and the capabilities on a stream the caller has connected
     /// (and, for implicit TLS, whose handshake the caller has done).
     void read_greeting() { run_throwing(detail::greeting_op{}); }
     void read_greeting(std::error_code& ec) { run(detail::greeting_op{}, ec); }
-    template <class Token = default_token>
-    auto async_read_greeting(Token&& token = default_token{})
+    template <class Token = default_token> auto async_read_greeting(Token&& token = default_token{})
     {
         return run_async(detail::greeting_op{}, std::forward<Token>(token));
     }
 
     // ---- AUTHORIZATION state --------------------------------------------------------
 
-    /// Logs in with USER and PASS (RFC 1939 section 7), then reads CAPA again.
-    /// @throws pop3::error with errc::authentication_failed, errc::mailbox_in_use, ...
-    void login(std::string_view user, std::string_view password)
+    /// Logs in with a password, then reads CAPA again (some servers advertise PIPELINING
+    /// or TOP only after login). By default the strongest method the server offers is
+    /// used, and without TLS only SCRAM: USER/PASS, APOP, PLAIN, LOGIN and CRAM-MD5 fail
+    /// with errc::insecure_authentication before anything is sent, unless
+    /// `options.allow_plaintext` is set.
+    /// @throws pop3::error: errc::authentication_failed ([AUTH] or a refused login),
+    /// errc::mailbox_in_use ([IN-USE]), errc::login_delay, errc::temporary_failure,
+    /// errc::permanent_failure, errc::insecure_authentication, errc::mechanism_unavailable,
+    /// errc::server_signature_mismatch (SCRAM: the server is not who it claims to be).
+    void login(std::string_view user, std::string_view password, const login_options& options = {})
     {
-        run_throwing(detail::user_pass_op{std::string(user), std::string(password)});
+        run_throwing(password_login(user, password, options));
     }
     void login(std::string_view user, std::string_view password, std::error_code& ec)
     {
-        run(detail::user_pass_op{std::string(user), std::string(password)}, ec);
+        run(password_login(user, password, {}), ec);
+    }
+    void login(std::string_view user, std::string_view password, const login_options& options,
+               std::error_code& ec)
+    {
+        run(password_login(user, password, options), ec);
     }
     template <class Token = default_token>
     auto async_login(std::string_view user, std::string_view password,
-                     Token&& token = default_token{})
+                     const login_options& options = {}, Token&& token = default_token{})
     {
-        return run_async(detail::user_pass_op{std::string(user), std::string(password)},
-                         std::forward<Token>(token));
+        return run_async(password_login(user, password, options), std::forward<Token>(token));
+    }
+    /// Shorthand of `async_login(user, password, {}, token)`.
+    template <class Token, class = std::enable_if_t<!std::is_convertible_v<Token, login_options>>>
+    auto async_login(std::string_view user, std::string_view password, Token&& token)
+    {
+        return run_async(password_login(user, password, {}), std::forward<Token>(token));
+    }
+
+    /// Logs in with an OAuth 2.0 bearer token: OAUTHBEARER (RFC 7628) or XOAUTH2,
+    /// whichever the server offers (or `options.method`). Requires TLS unless
+    /// `options.allow_plaintext`. A server's error JSON aborts the exchange ("*").
+    void login_oauth(std::string_view user, std::string_view token,
+                     const login_options& options = {})
+    {
+        run_throwing(token_login(user, token, options));
+    }
+    void login_oauth(std::string_view user, std::string_view token, const login_options& options,
+                     std::error_code& ec)
+    {
+        run(token_login(user, token, options), ec);
+    }
+    template <class Token = default_token>
+    auto async_login_oauth(std::string_view user, std::string_view token,
+                           const login_options& options = {}, Token&& completion = default_token{})
+    {
+        return run_async(token_login(user, token, options), std::forward<Token>(completion));
     }
 
     /// Asks the server's capabilities again (RFC 2449 section 5).
     pop3::capabilities capa() { return run_throwing(detail::capa_op{}); }
     pop3::capabilities capa(std::error_code& ec) { return run(detail::capa_op{}, ec); }
-    template <class Token = default_token>
-    auto async_capa(Token&& token = default_token{})
+    template <class Token = default_token> auto async_capa(Token&& token = default_token{})
     {
         return run_async(detail::capa_op{}, std::forward<Token>(token));
     }
@@ -191,8 +234,7 @@ public:
     /// Only for `ssl::stream` clients; `connect(..., tls_mode::starttls)` does this.
     void stls() { run_throwing(detail::stls_op{}); }
     void stls(std::error_code& ec) { run(detail::stls_op{}, ec); }
-    template <class Token = default_token>
-    auto async_stls(Token&& token = default_token{})
+    template <class Token = default_token> auto async_stls(Token&& token = default_token{})
     {
         return run_async(detail::stls_op{}, std::forward<Token>(token));
     }
@@ -200,8 +242,7 @@ public:
     /// Enables UTF8 mode (RFC 6856 section 2); before login, when advertised.
     void utf8() { run_throwing(detail::utf8_op{}); }
     void utf8(std::error_code& ec) { run(detail::utf8_op{}, ec); }
-    template <class Token = default_token>
-    auto async_utf8(Token&& token = default_token{})
+    template <class Token = default_token> auto async_utf8(Token&& token = default_token{})
     {
         return run_async(detail::utf8_op{}, std::forward<Token>(token));
     }
@@ -209,8 +250,7 @@ public:
     /// Lists the languages of the server's replies (RFC 6856 section 3).
     std::vector<language> languages() { return run_throwing(detail::lang_op{}); }
     std::vector<language> languages(std::error_code& ec) { return run(detail::lang_op{}, ec); }
-    template <class Token = default_token>
-    auto async_languages(Token&& token = default_token{})
+    template <class Token = default_token> auto async_languages(Token&& token = default_token{})
     {
         return run_async(detail::lang_op{}, std::forward<Token>(token));
     }
@@ -232,8 +272,7 @@ public:
     /// STAT: number of messages and their total size.
     maildrop_stat stat() { return run_throwing(detail::stat_op{}); }
     maildrop_stat stat(std::error_code& ec) { return run(detail::stat_op{}, ec); }
-    template <class Token = default_token>
-    auto async_stat(Token&& token = default_token{})
+    template <class Token = default_token> auto async_stat(Token&& token = default_token{})
     {
         return run_async(detail::stat_op{}, std::forward<Token>(token));
     }
@@ -241,8 +280,7 @@ public:
     /// LIST: every message's number and size.
     std::vector<message_size> list() { return run_throwing(size_listing{}); }
     std::vector<message_size> list(std::error_code& ec) { return run(size_listing{}, ec); }
-    template <class Token = default_token>
-    auto async_list(Token&& token = default_token{})
+    template <class Token = default_token> auto async_list(Token&& token = default_token{})
     {
         return run_async(size_listing{}, std::forward<Token>(token));
     }
@@ -262,8 +300,7 @@ public:
     /// UIDL: every message's unique id (RFC 1939 section 7).
     std::vector<message_uid> uidl() { return run_throwing(uid_listing{}); }
     std::vector<message_uid> uidl(std::error_code& ec) { return run(uid_listing{}, ec); }
-    template <class Token = default_token>
-    auto async_uidl(Token&& token = default_token{})
+    template <class Token = default_token> auto async_uidl(Token&& token = default_token{})
     {
         return run_async(uid_listing{}, std::forward<Token>(token));
     }
@@ -345,16 +382,14 @@ public:
     auto async_top(message_number n, std::uint32_t lines, Sink&& sink,
                    Token&& token = default_token{})
     {
-        return run_async(sink_body(std::forward<Sink>(sink), n, lines),
-                         std::forward<Token>(token));
+        return run_async(sink_body(std::forward<Sink>(sink), n, lines), std::forward<Token>(token));
     }
 
     /// RETR of many messages, pipelined when the server advertises PIPELINING, else one
     /// at a time with the same results. `handler(const message_part&)` gets each
     /// message's chunks and then its end (with a per-message error, e.g. a message another
     /// session deleted; the batch goes on). It may return a `std::error_code` to stop.
-    template <class Handler>
-    void retr_many(std::vector<message_number> numbers, Handler&& handler)
+    template <class Handler> void retr_many(std::vector<message_number> numbers, Handler&& handler)
     {
         run_throwing(batch(std::forward<Handler>(handler), std::move(numbers), std::nullopt));
     }
@@ -384,8 +419,8 @@ public:
         run(batch(std::forward<Handler>(handler), std::move(numbers), lines), ec);
     }
     template <class Handler, class Token = default_token>
-    auto async_top_many(std::vector<message_number> numbers, std::uint32_t lines,
-                        Handler&& handler, Token&& token = default_token{})
+    auto async_top_many(std::vector<message_number> numbers, std::uint32_t lines, Handler&& handler,
+                        Token&& token = default_token{})
     {
         return run_async(batch(std::forward<Handler>(handler), std::move(numbers), lines),
                          std::forward<Token>(token));
@@ -419,8 +454,7 @@ public:
     /// RSET: unmarks every message marked for deletion.
     void rset() { run_throwing(plain(verb::rset)); }
     void rset(std::error_code& ec) { run(plain(verb::rset), ec); }
-    template <class Token = default_token>
-    auto async_rset(Token&& token = default_token{})
+    template <class Token = default_token> auto async_rset(Token&& token = default_token{})
     {
         return run_async(plain(verb::rset), std::forward<Token>(token));
     }
@@ -428,8 +462,7 @@ public:
     /// NOOP: keeps the session alive.
     void noop() { run_throwing(plain(verb::noop)); }
     void noop(std::error_code& ec) { run(plain(verb::noop), ec); }
-    template <class Token = default_token>
-    auto async_noop(Token&& token = default_token{})
+    template <class Token = default_token> auto async_noop(Token&& token = default_token{})
     {
         return run_async(plain(verb::noop), std::forward<Token>(token));
     }
@@ -439,8 +472,7 @@ public:
     /// reply ([SYS/TEMP] etc.) means they were not: the call fails with that error.
     bool quit() { return run_throwing(detail::quit_op{}); }
     bool quit(std::error_code& ec) { return run(detail::quit_op{}, ec); }
-    template <class Token = default_token>
-    auto async_quit(Token&& token = default_token{})
+    template <class Token = default_token> auto async_quit(Token&& token = default_token{})
     {
         return run_async(detail::quit_op{}, std::forward<Token>(token));
     }
@@ -475,6 +507,34 @@ private:
                                                             std::move(numbers), lines};
     }
 
+    detail::login_op password_login(std::string_view user, std::string_view password,
+                                    const login_options& options) const
+    {
+        return {std::string(user), std::string(password), options, false};
+    }
+    detail::login_op token_login(std::string_view user, std::string_view token,
+                                 login_options options) const
+    {
+        // OAUTHBEARER names the server as the client reached it (RFC 7628 section 3.1).
+        if (options.host.empty()) options.host = host_;
+        if (options.port.empty()) options.port = service_;
+        return {std::string(user), std::string(token), std::move(options), true};
+    }
+
+    /// STLS was required: if it is missing or refused, end the session here, before a
+    /// credential can be sent.
+    std::error_code require_tls(std::error_code ec)
+    {
+        if (ec == errc::not_supported || ec == errc::server_error) ec = errc::tls_required;
+        if (ec) {
+            std::error_code ignored;
+            if constexpr (detail::has_native_socket<Stream>::value)
+                impl_->stream_.lowest_layer().close(ignored);
+            impl_->proto_.set_state(session_state::broken);
+        }
+        return ec;
+    }
+
     std::error_code check_tls_mode(tls_mode mode) const
     {
         if (mode != tls_mode::none && !detail::is_ssl_stream<Stream>::value)
@@ -492,6 +552,10 @@ private:
             if (SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()) != 1)
                 return errc::invalid_argument;
             std::error_code ec;
+            if (check_ == certificate_check::insecure_do_not_verify) {
+                tls.set_verify_mode(net::ssl::verify_none, ec);
+                return ec;
+            }
             tls.set_verify_mode(net::ssl::verify_peer, ec);
             if (!ec) tls.set_verify_callback(net::ssl::host_name_verification(name), ec);
             return ec;
@@ -502,15 +566,15 @@ private:
         }
     }
 
-    template <class Op>
-    static typename Op::result_type take(Op& op, detail::protocol& p)
+    template <class Op> static typename Op::result_type take(Op& op, detail::protocol& p)
     {
         return op.take_result(p);
     }
 
     template <class Op>
-    typename Op::result_type run(Op op, std::error_code& ec,
-                                 detail::clock::time_point deadline = detail::clock::time_point::max())
+    typename Op::result_type
+    run(Op op, std::error_code& ec,
+        detail::clock::time_point deadline = detail::clock::time_point::max())
     {
         ec = impl_->run(op, deadline);
         if constexpr (!std::is_void_v<typename Op::result_type>) {
@@ -519,8 +583,7 @@ private:
         }
     }
 
-    template <class Op>
-    typename Op::result_type run_throwing(Op op)
+    template <class Op> typename Op::result_type run_throwing(Op op)
     {
         std::error_code ec;
         if constexpr (std::is_void_v<typename Op::result_type>) {
@@ -559,8 +622,7 @@ private:
         detail::clock::time_point deadline{};
         std::error_code refusal;
 
-        template <class Self>
-        void operator()(Self& self, std::error_code ec = {})
+        template <class Self> void operator()(Self& self, std::error_code ec = {})
         {
             auto& c = *self_client;
             switch (at) {
@@ -571,24 +633,29 @@ private:
                     return net::post(c.get_executor(), std::move(self));
                 }
                 at = stage::connected;
+                c.host_ = host;
+                c.service_ = service;
                 deadline = detail::deadline_after(c.impl_->timeouts_.connect);
                 return c.impl_->async_connect_tcp(host, service, std::move(self));
             case stage::connected:
                 if (ec || (ec = c.prepare_tls(host, mode))) return self.complete(ec);
                 at = stage::greeted;
-                return c.run_async(detail::greeting_op{mode == tls_mode::implicit},
-                                   std::move(self), deadline);
+                return c.run_async(detail::greeting_op{mode == tls_mode::implicit}, std::move(self),
+                                   deadline);
             case stage::greeted:
                 if (ec || mode != tls_mode::starttls) return self.complete(ec);
                 at = stage::secured;
                 return c.run_async(detail::stls_op{}, std::move(self), deadline);
             case stage::refused: return self.complete(refusal);
-            case stage::secured: return self.complete(ec);
+            case stage::secured: return self.complete(c.require_tls(ec));
             }
         }
     };
 
     std::unique_ptr<engine_type> impl_;
+    certificate_check check_ = certificate_check::verify;
+    std::string host_; // as given to connect: for OAUTHBEARER
+    std::string service_;
 };
 
 } // namespace pop3

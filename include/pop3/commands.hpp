@@ -100,20 +100,28 @@ inline std::error_code auth(std::string& out, std::string_view mechanism,
 /// A client response line inside an AUTH exchange: base64 text, empty, or "*" to abort.
 inline std::error_code auth_response(std::string& out, std::string_view response)
 {
-    if (response.find(' ') != std::string_view::npos ||
-        pop3::detail::has_line_breaking(response))
+    if (response.find(' ') != std::string_view::npos || pop3::detail::has_line_breaking(response))
         return errc::invalid_argument;
     out.append(response).append("\r\n");
     return {};
 }
 
-inline std::error_code stat(std::string& out) { return detail::verb(out, "STAT"); }
-inline std::error_code list(std::string& out) { return detail::verb(out, "LIST"); }
+inline std::error_code stat(std::string& out)
+{
+    return detail::verb(out, "STAT");
+}
+inline std::error_code list(std::string& out)
+{
+    return detail::verb(out, "LIST");
+}
 inline std::error_code list(std::string& out, message_number n)
 {
     return detail::verb_number(out, "LIST", n);
 }
-inline std::error_code uidl(std::string& out) { return detail::verb(out, "UIDL"); }
+inline std::error_code uidl(std::string& out)
+{
+    return detail::verb(out, "UIDL");
+}
 inline std::error_code uidl(std::string& out, message_number n)
 {
     return detail::verb_number(out, "UIDL", n);
@@ -139,17 +147,38 @@ inline std::error_code top(std::string& out, message_number n, std::uint32_t lin
     return {};
 }
 
-inline std::error_code rset(std::string& out) { return detail::verb(out, "RSET"); }
-inline std::error_code noop(std::string& out) { return detail::verb(out, "NOOP"); }
-inline std::error_code quit(std::string& out) { return detail::verb(out, "QUIT"); }
+inline std::error_code rset(std::string& out)
+{
+    return detail::verb(out, "RSET");
+}
+inline std::error_code noop(std::string& out)
+{
+    return detail::verb(out, "NOOP");
+}
+inline std::error_code quit(std::string& out)
+{
+    return detail::verb(out, "QUIT");
+}
 /// CAPA (RFC 2449 section 5).
-inline std::error_code capa(std::string& out) { return detail::verb(out, "CAPA"); }
+inline std::error_code capa(std::string& out)
+{
+    return detail::verb(out, "CAPA");
+}
 /// STLS (RFC 2595 section 4).
-inline std::error_code stls(std::string& out) { return detail::verb(out, "STLS"); }
+inline std::error_code stls(std::string& out)
+{
+    return detail::verb(out, "STLS");
+}
 /// UTF8 (RFC 6856 section 2).
-inline std::error_code utf8(std::string& out) { return detail::verb(out, "UTF8"); }
+inline std::error_code utf8(std::string& out)
+{
+    return detail::verb(out, "UTF8");
+}
 /// LANG without argument lists the languages (RFC 6856 section 3).
-inline std::error_code lang(std::string& out) { return detail::verb(out, "LANG"); }
+inline std::error_code lang(std::string& out)
+{
+    return detail::verb(out, "LANG");
+}
 /// LANG tag selects a language; "*" asks for the server's default.
 inline std::error_code lang(std::string& out, std::string_view tag)
 {

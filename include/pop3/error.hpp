@@ -13,30 +13,30 @@ namespace pop3 {
 /// code: they travel beside it (see `pop3::server_reply` and `pop3::error`).
 enum class errc {
     // --- Data from the server -------------------------------------------------
-    unexpected_eof = 1,     ///< the connection ended in the middle of a response
-    line_too_long,          ///< a response line exceeded the configured limit
-    malformed_response,     ///< the server sent something POP3 does not allow
+    unexpected_eof = 1, ///< the connection ended in the middle of a response
+    line_too_long,      ///< a response line exceeded the configured limit
+    malformed_response, ///< the server sent something POP3 does not allow
     // --- Server replies -------------------------------------------------------
-    server_error,           ///< `-ERR` without a response code that says more
-    mailbox_in_use,         ///< `-ERR [IN-USE]`: another session holds the mailbox lock
-    login_delay,            ///< `-ERR [LOGIN-DELAY]`: logged in too soon after the last time
-    temporary_failure,      ///< `-ERR [SYS/TEMP]`: a transient server-side problem
-    permanent_failure,      ///< `-ERR [SYS/PERM]`: a server-side problem that will not go away
-    authentication_failed,  ///< `-ERR [AUTH]` or a failed login: the credentials were refused
-    utf8_required,          ///< `-ERR [UTF8]`: the account needs UTF8 mode
+    server_error,          ///< `-ERR` without a response code that says more
+    mailbox_in_use,        ///< `-ERR [IN-USE]`: another session holds the mailbox lock
+    login_delay,           ///< `-ERR [LOGIN-DELAY]`: logged in too soon after the last time
+    temporary_failure,     ///< `-ERR [SYS/TEMP]`: a transient server-side problem
+    permanent_failure,     ///< `-ERR [SYS/PERM]`: a server-side problem that will not go away
+    authentication_failed, ///< `-ERR [AUTH]` or a failed login: the credentials were refused
+    utf8_required,         ///< `-ERR [UTF8]`: the account needs UTF8 mode
     // --- Use of the library ---------------------------------------------------
-    invalid_argument,       ///< an argument would break the command line (CR, LF, NUL, 0)
-    wrong_state,            ///< the command is not allowed in the session's current state
-    not_supported,          ///< the server did not advertise the capability this needs
-    session_broken,         ///< an earlier error left the session out of sync; reconnect
-    operation_in_progress,  ///< another operation is still running on this client
-    timeout,                ///< the server did not answer within the configured time
+    invalid_argument,      ///< an argument would break the command line (CR, LF, NUL, 0)
+    wrong_state,           ///< the command is not allowed in the session's current state
+    not_supported,         ///< the server did not advertise the capability this needs
+    session_broken,        ///< an earlier error left the session out of sync; reconnect
+    operation_in_progress, ///< another operation is still running on this client
+    timeout,               ///< the server did not answer within the configured time
     // --- Security and authentication ------------------------------------------
-    tls_required,           ///< TLS was required but the server does not offer STLS (or it failed)
-    insecure_authentication,///< the mechanism would expose the secret without TLS; not allowed
-    mechanism_unavailable,  ///< the server offers no SASL mechanism (or APOP) the client may use
+    tls_required,            ///< TLS was required but the server does not offer STLS (or it failed)
+    insecure_authentication, ///< the mechanism would expose the secret without TLS; not allowed
+    mechanism_unavailable,   ///< the server offers no SASL mechanism (or APOP) the client may use
     server_signature_mismatch, ///< SCRAM: the server could not prove it knows the password
-    sasl_protocol_error,    ///< the SASL exchange went wrong (bad challenge); it was aborted
+    sasl_protocol_error,       ///< the SASL exchange went wrong (bad challenge); it was aborted
 };
 
 namespace detail {
@@ -128,7 +128,7 @@ inline std::error_code make_error_code(errc e) noexcept
 
 } // namespace pop3
 
-template <>
-struct std::is_error_code_enum<pop3::errc> : std::true_type {};
+template <> struct std::is_error_code_enum<pop3::errc> : std::true_type {
+};
 
 #endif // POP3_ERROR_HPP

@@ -29,8 +29,7 @@ inline std::string_view find_apop_timestamp(std::string_view greeting_text) noex
             if (c == '<' || c == ' ' || detail::is_control(c) ||
                 static_cast<unsigned char>(c) >= 0x80)
                 valid = false;
-            else if (c == '@')
-                at = i;
+            else if (c == '@') at = i;
         }
         // The '@' must separate two non-empty parts, as in a msg-id.
         if (valid && at != std::string_view::npos && at > 0 && at + 1 < inner.size())

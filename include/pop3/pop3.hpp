@@ -2,14 +2,21 @@
 #ifndef POP3_POP3_HPP
 #define POP3_POP3_HPP
 
+#include <pop3/auth.hpp>
 #include <pop3/capabilities.hpp>
+#include <pop3/client.hpp>
 #include <pop3/commands.hpp>
 #include <pop3/error.hpp>
 #include <pop3/exception.hpp>
 #include <pop3/greeting.hpp>
 #include <pop3/limits.hpp>
+#include <pop3/message_part.hpp>
 #include <pop3/reply.hpp>
 #include <pop3/response_parser.hpp>
 #include <pop3/results.hpp>
+#include <pop3/session_state.hpp>
+#include <pop3/timeouts.hpp>
+#include <pop3/tls.hpp>
+#include <pop3/trace.hpp>
 
 #endif // POP3_POP3_HPP

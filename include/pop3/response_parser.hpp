@@ -148,7 +148,7 @@ private:
         if (auto ec = parse_reply_line(line, kind_ == response_kind::sasl, reply_)) return fail(ec);
         // RFC 1939 section 3: only a positive reply to a multi-line command has data.
         state_ = (kind_ == response_kind::multi_line && reply_.ok()) ? state::body_line_start
-                                                                      : state::complete;
+                                                                     : state::complete;
         return {parse_event::reply, lf + 1, {}, {}};
     }
 

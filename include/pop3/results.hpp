@@ -18,7 +18,7 @@ using message_number = std::uint32_t;
 
 /// The answer to STAT: how many messages the maildrop holds and their total size.
 struct maildrop_stat {
-    std::uint32_t count = 0; ///< messages not marked as deleted
+    std::uint32_t count = 0;  ///< messages not marked as deleted
     std::uint64_t octets = 0; ///< their size in octets, as the server counts them
 };
 

@@ -13,7 +13,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MAILGEN="$HERE/mailgen.py"
 SYSUSER=${POP3_TEST_SYSUSER:-pop3test}
-USERS=(alice empty big many bench scratch)
+USERS=(alice empty big many bench scratch keep)
 START_TIMEOUT=10     # seconds to wait for the greetings
 STOP_TIMEOUT=5       # seconds to wait after SIGTERM before SIGKILL
 
@@ -142,7 +142,8 @@ base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/dovecot.log
 protocols = pop3
-listen = 127.0.0.1
+# 127.0.0.2 is loopback too but not in the certificate: tests of host name checks use it.
+listen = 127.0.0.1, 127.0.0.2
 
 ssl = yes
 ssl_cert = <$dir/server.pem

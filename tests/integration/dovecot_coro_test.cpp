@@ -19,8 +19,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 /// Runs a coroutine to completion on a fresh io_context and rethrows what it threw.
-template <class F>
-void run_coroutine(F f)
+template <class F> void run_coroutine(F f)
 {
     asio::io_context ioc;
     std::exception_ptr failure;
@@ -73,7 +72,8 @@ TEST_CASE("dovecot coroutines: TLS, DELE + RSET, then DELE + QUIT")
             pop3::client<asio::ssl::stream<tcp::socket>> c{ioc, tls};
             co_await c.async_connect(env.host(), env.tls_port(), pop3::tls_mode::implicit,
                                      asio::use_awaitable);
-            co_await c.async_login("scratch", dovecot_env::password("scratch"), asio::use_awaitable);
+            co_await c.async_login("scratch", dovecot_env::password("scratch"),
+                                   asio::use_awaitable);
             co_await c.async_dele(1, asio::use_awaitable);
             const auto after_dele = co_await c.async_stat(asio::use_awaitable);
             CHECK(after_dele.count == expected.size() - 1);
@@ -88,7 +88,8 @@ TEST_CASE("dovecot coroutines: TLS, DELE + RSET, then DELE + QUIT")
             co_await c.async_connect(env.host(), env.port(), pop3::tls_mode::starttls,
                                      asio::use_awaitable);
             CHECK(c.tls_active());
-            co_await c.async_login("scratch", dovecot_env::password("scratch"), asio::use_awaitable);
+            co_await c.async_login("scratch", dovecot_env::password("scratch"),
+                                   asio::use_awaitable);
             const auto uids = co_await c.async_uidl(asio::use_awaitable);
             REQUIRE(uids.size() == expected.size() - 2);
             CHECK(uids[0].uid == expected[2].uid);

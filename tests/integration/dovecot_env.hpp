@@ -75,8 +75,8 @@ public:
     {
         const char* script = std::getenv("POP3_TEST_SCRIPT");
         if (script == nullptr) throw std::runtime_error("POP3_TEST_SCRIPT is not set");
-        const std::string cmd = "bash '" + std::string(script) + "' reset '" + dir() +
-                                "' " + user + " >/dev/null";
+        const std::string cmd =
+            "bash '" + std::string(script) + "' reset '" + dir() + "' " + user + " >/dev/null";
         if (std::system(cmd.c_str()) != 0) throw std::runtime_error("reset failed: " + cmd);
     }
 

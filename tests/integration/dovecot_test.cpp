@@ -43,10 +43,7 @@ public:
         total_ += chunk.size();
     }
 
-    bool equal_to_end()
-    {
-        return equal_ && in_.peek() == std::char_traits<char>::eof();
-    }
+    bool equal_to_end() { return equal_ && in_.peek() == std::char_traits<char>::eof(); }
     std::uint64_t total() const { return total_; }
 
 private:
@@ -256,7 +253,7 @@ TEST_CASE("dovecot: STLS and implicit TLS with the test CA")
         pop3::client<asio::ssl::stream<tcp::socket>> c{ioc, tls};
         std::error_code ec;
         c.connect(env.host(), env.nostls_port(), pop3::tls_mode::starttls, ec);
-        CHECK(ec == pop3::errc::not_supported);
+        CHECK(ec == pop3::errc::tls_required);
         CHECK_FALSE(c.tls_active());
     }
 }

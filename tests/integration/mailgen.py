@@ -34,7 +34,7 @@ import re
 import shutil
 import sys
 
-USERS = ("alice", "empty", "big", "many", "bench", "scratch")
+USERS = ("alice", "empty", "big", "many", "bench", "scratch", "keep")
 
 # UIDVALIDITY per user. 1700000001 == 0x6553f101 (contains hex letters, so the
 # UIDL case is exercised).
@@ -45,6 +45,7 @@ UIDVALIDITY = {
     "many": 1700000004,
     "bench": 1700000005,
     "scratch": 1700000006,
+    "keep": 1700000007,
 }
 
 # Must match pop3_uidl_format = %08Xu%08Xv in dovecot.conf. Dovecot's %X
@@ -312,6 +313,28 @@ def gen_scratch():
     return out
 
 
+def gen_keep():
+    """50 messages of varied size (~300 octets to ~40 KB) for the leave-on-server and
+    fault-injection tests; some have dot-stuffed lines, UIDs have gaps (2n + 5)."""
+    rng = _rng("keep")
+    pool = _text_lines(rng, 1024, width=70)
+    out = []
+    for n in range(1, 51):
+        hdr = ("From: keep%d@example.org\nTo: keep@example.org\n"
+               "Subject: keep message %d\nDate: Tue, 14 Nov 2023 22:13:20 +0000\n"
+               "Message-ID: <keep-%d@pop3test.example>\n\n" % (n % 7, n, n))
+        count = 3 + (n * 37) % 50
+        if n % 10 == 3:
+            count = 500  # ~36 KB: spans many TCP segments
+        lines = [pool[(n * 53 + i) % 1024] for i in range(count)]
+        for i in range(0, count, 9):
+            lines[i] = "." + lines[i]
+        if n % 5 == 0:
+            lines.append(".")
+        out.append((2 * n + 5, (hdr + "\n".join(lines) + "\n").encode("ascii")))
+    return out
+
+
 GENERATORS = {
     "alice": gen_alice,
     "empty": lambda: [],
@@ -319,6 +342,7 @@ GENERATORS = {
     "many": gen_many,
     "bench": gen_bench,
     "scratch": gen_scratch,
+    "keep": gen_keep,
 }
 
 

@@ -44,9 +44,9 @@ TEST_CASE("CAPA of Dovecot 2.3 before login")
     CHECK(caps.stls);
     CHECK(caps.user);
     CHECK_FALSE(caps.utf8);
-    CHECK(caps.sasl_mechanisms ==
-          std::vector<std::string>{"PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1",
-                                   "SCRAM-SHA-256"});
+    CHECK(caps.sasl_mechanisms == std::vector<std::string>{"PLAIN", "LOGIN", "CRAM-MD5",
+                                                           "DIGEST-MD5", "SCRAM-SHA-1",
+                                                           "SCRAM-SHA-256"});
     CHECK(caps.has_sasl("scram-sha-256"));
     CHECK_FALSE(caps.has_sasl("XOAUTH2"));
     CHECK(caps.has("capa"));

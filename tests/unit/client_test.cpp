@@ -20,6 +20,9 @@ using pop3_test::script;
 using pop3_test::test_stream;
 using client_type = pop3::client<test_stream>;
 
+// The scripted stream has no TLS: USER/PASS must be asked for explicitly.
+const pop3::login_options user_pass{pop3::auth_method::user, true, {}, {}, {}};
+
 namespace {
 
 const std::string greeting_and_capa = "+OK Dovecot ready. <123.456@host>\r\n"
@@ -58,15 +61,13 @@ std::shared_ptr<script> make_script(std::string input, std::size_t chunk = 1 << 
     return s;
 }
 
-template <class List>
-std::string join(const List& entries)
+template <class List> std::string join(const List& entries)
 {
     std::ostringstream out;
     for (const auto& e : entries) {
         if constexpr (std::is_same_v<typename List::value_type, pop3::message_uid>)
             out << ' ' << e.number << ':' << e.uid;
-        else
-            out << ' ' << e.number << ':' << e.octets;
+        else out << ' ' << e.number << ':' << e.octets;
     }
     return out.str();
 }
@@ -77,7 +78,7 @@ std::string run_throwing(client_type& c)
     std::ostringstream out;
     c.read_greeting();
     out << "greeting " << c.greeting().apop_timestamp << "\n";
-    c.login("alice", "s3cret");
+    c.login("alice", "s3cret", user_pass);
     const auto st = c.stat();
     out << "stat " << st.count << ' ' << st.octets << "\n";
     out << "list" << join(c.list()) << "\n";
@@ -101,7 +102,7 @@ std::string run_with_codes(client_type& c, std::error_code& ec)
     std::ostringstream out;
     if (c.read_greeting(ec), ec) return out.str();
     out << "greeting " << c.greeting().apop_timestamp << "\n";
-    if (c.login("alice", "s3cret", ec), ec) return out.str();
+    if (c.login("alice", "s3cret", user_pass, ec), ec) return out.str();
     const auto st = c.stat(ec);
     if (ec) return out.str();
     out << "stat " << st.count << ' ' << st.octets << "\n";
@@ -112,7 +113,8 @@ std::string run_with_codes(client_type& c, std::error_code& ec)
     if (ec) return out.str();
     out << "uidl" << join(uids) << "\n";
     std::string body;
-    c.retr(1, [&](std::string_view chunk) { body.append(chunk); }, ec);
+    c.retr(
+        1, [&](std::string_view chunk) { body.append(chunk); }, ec);
     if (ec) return out.str();
     out << "retr " << body << "\n";
     const auto top = c.top(2, 0, ec);
@@ -140,14 +142,16 @@ std::string run_with_futures(client_type& c)
     std::ostringstream out;
     c.async_read_greeting(use_future).get();
     out << "greeting " << c.greeting().apop_timestamp << "\n";
-    c.async_login("alice", "s3cret", use_future).get();
+    c.async_login("alice", "s3cret", user_pass, use_future).get();
     const auto st = c.async_stat(use_future).get();
     out << "stat " << st.count << ' ' << st.octets << "\n";
     out << "list" << join(c.async_list(use_future).get()) << "\n";
     out << "uidl" << join(c.async_uidl(use_future).get()) << "\n";
     out << "retr " << c.async_retr(1, use_future).get() << "\n";
     std::string top;
-    c.async_top(2, 0, [&](std::string_view chunk) { top.append(chunk); }, use_future).get();
+    c.async_top(
+         2, 0, [&](std::string_view chunk) { top.append(chunk); }, use_future)
+        .get();
     out << "top " << top << "\n";
     const auto one = c.async_list(1, use_future).get();
     out << "list1 " << one.number << ':' << one.octets << "\n";
@@ -161,8 +165,7 @@ std::string run_with_futures(client_type& c)
 }
 
 /// Runs `f` with an io_context serving the async calls on a second thread.
-template <class F>
-void with_running_context(asio::io_context& ioc, F f)
+template <class F> void with_running_context(asio::io_context& ioc, F f)
 {
     auto guard = asio::make_work_guard(ioc);
     std::thread runner([&] { ioc.run(); });
@@ -216,11 +219,11 @@ TEST_CASE("client with callbacks completes through the io_context, never inline"
     auto s = make_script(greeting_and_capa + "+OK\r\n");
     client_type c{ioc.get_executor(), s};
     bool greeted = false;
+    bool refused = false;
     c.async_read_greeting([&](std::error_code ec) {
         REQUIRE_FALSE(ec);
         greeted = true;
         // Not logged in: refused at once, nothing sent, and still completed via post.
-        bool refused = false;
         c.async_stat([&](std::error_code ec2, pop3::maildrop_stat) {
             CHECK(ec2 == pop3::errc::wrong_state);
             refused = true;
@@ -230,6 +233,7 @@ TEST_CASE("client with callbacks completes through the io_context, never inline"
     CHECK_FALSE(greeted);
     ioc.run();
     CHECK(greeted);
+    CHECK(refused);
     CHECK(s->output == "CAPA\r\n");
 }
 
@@ -255,7 +259,7 @@ TEST_CASE("client refuses commands in the wrong state without sending anything")
     CHECK(c.state() == pop3::session_state::closed);
     c.noop(ec);
     CHECK(ec == pop3::errc::wrong_state);
-    c.login("a", "b", ec);
+    c.login("a", "b", user_pass, ec);
     CHECK(ec == pop3::errc::wrong_state);
     CHECK(s->output == before + "QUIT\r\n");
 }
@@ -267,18 +271,19 @@ TEST_CASE("client refuses CR/LF/NUL arguments and message number 0 before writin
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
     std::error_code ec;
-    c.login("alice\r\nDELE 1", "x", ec);
+    c.login("alice\r\nDELE 1", "x", user_pass, ec);
     CHECK(ec == pop3::errc::invalid_argument);
-    c.login("alice", std::string("pa\0ss", 5), ec);
+    c.login("alice", std::string("pa\0ss", 5), user_pass, ec);
     CHECK(ec == pop3::errc::invalid_argument);
     CHECK(s->output == "CAPA\r\n");
-    c.login("alice", "s3cret");
+    c.login("alice", "s3cret", user_pass);
     const auto before = s->output;
     c.retr(0, ec);
     CHECK(ec == pop3::errc::invalid_argument);
     c.dele(0, ec);
     CHECK(ec == pop3::errc::invalid_argument);
-    c.retr_many({1, 0}, [](const pop3::message_part&) {}, ec);
+    c.retr_many(
+        {1, 0}, [](const pop3::message_part&) {}, ec);
     CHECK(ec == pop3::errc::invalid_argument);
     CHECK(s->output == before);
     CHECK(c.state() == pop3::session_state::transaction);
@@ -291,7 +296,7 @@ TEST_CASE("a -ERR leaves the session usable and carries the server's reply")
                          "-ERR [SYS/TEMP] try later\r\n+OK\r\n-ERR no such message\r\n");
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
-    c.login("alice", "s3cret");
+    c.login("alice", "s3cret", user_pass);
     try {
         c.stat();
         FAIL("stat should have thrown");
@@ -314,18 +319,19 @@ TEST_CASE("login failures map to distinct errors")
         const char* pass_reply;
         pop3::errc expected;
     };
-    for (const auto& r : {row{"-ERR [AUTH] Authentication failed.", pop3::errc::authentication_failed},
-                          row{"-ERR wrong password", pop3::errc::authentication_failed},
-                          row{"-ERR [IN-USE] locked", pop3::errc::mailbox_in_use},
-                          row{"-ERR [LOGIN-DELAY] too soon", pop3::errc::login_delay},
-                          row{"-ERR [SYS/PERM] disabled", pop3::errc::permanent_failure}}) {
+    for (const auto& r :
+         {row{"-ERR [AUTH] Authentication failed.", pop3::errc::authentication_failed},
+          row{"-ERR wrong password", pop3::errc::authentication_failed},
+          row{"-ERR [IN-USE] locked", pop3::errc::mailbox_in_use},
+          row{"-ERR [LOGIN-DELAY] too soon", pop3::errc::login_delay},
+          row{"-ERR [SYS/PERM] disabled", pop3::errc::permanent_failure}}) {
         INFO(r.pass_reply);
         asio::io_context ioc;
         auto s = make_script(greeting_and_capa + "+OK\r\n" + r.pass_reply + "\r\n");
         client_type c{ioc.get_executor(), s};
         c.read_greeting();
         std::error_code ec;
-        c.login("alice", "wrong", ec);
+        c.login("alice", "wrong", user_pass, ec);
         CHECK(ec == r.expected);
         CHECK(c.state() == pop3::session_state::authorization);
     }
@@ -341,7 +347,7 @@ TEST_CASE("an error in the middle of a reply breaks the session: no silent desyn
     client_type c{ioc.get_executor(), s};
     c.set_limits(limits);
     c.read_greeting();
-    c.login("alice", "s3cret");
+    c.login("alice", "s3cret", user_pass);
     std::error_code ec;
     c.uidl(ec);
     CHECK(ec == pop3::errc::line_too_long);
@@ -358,7 +364,7 @@ TEST_CASE("a connection that ends inside a reply is unexpected_eof, never a shor
     auto s = make_script(greeting_and_capa + login_replies + "+OK\r\nSubject: cut\r\n");
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
-    c.login("alice", "s3cret");
+    c.login("alice", "s3cret", user_pass);
     std::error_code ec;
     const auto text = c.retr(1, ec);
     CHECK(ec == pop3::errc::unexpected_eof);
@@ -369,11 +375,11 @@ TEST_CASE("a connection that ends inside a reply is unexpected_eof, never a shor
 TEST_CASE("a sink error stops delivery but keeps the session in step")
 {
     asio::io_context ioc;
-    auto s = make_script(greeting_and_capa + login_replies +
-                         "+OK\r\nline 1\r\n.line 2\r\n.\r\n+OK\r\n");
+    auto s =
+        make_script(greeting_and_capa + login_replies + "+OK\r\nline 1\r\n.line 2\r\n.\r\n+OK\r\n");
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
-    c.login("alice", "s3cret");
+    c.login("alice", "s3cret", user_pass);
     int calls = 0;
     std::error_code ec;
     c.retr(
@@ -391,11 +397,13 @@ TEST_CASE("a sink error stops delivery but keeps the session in step")
 
 namespace {
 
-const std::string pipelining_capa = "+OK ready\r\n+OK\r\nUIDL\r\nTOP\r\nPIPELINING\r\nUSER\r\n.\r\n";
+const std::string pipelining_capa =
+    "+OK ready\r\n+OK\r\nUIDL\r\nTOP\r\nPIPELINING\r\nUSER\r\n.\r\n";
 // As Dovecot does: PIPELINING is advertised again after login. (Without it there, the
 // client must not pipeline: the capabilities after login are the ones that count.)
 const std::string pipelining_login = "+OK\r\n+OK Logged in.\r\n+OK\r\nTOP\r\nPIPELINING\r\n.\r\n";
-const std::string batch_replies = "+OK\r\none\r\n.\r\n-ERR [SYS/TEMP] gone\r\n+OK\r\n..three\r\n.\r\n";
+const std::string batch_replies =
+    "+OK\r\none\r\n.\r\n-ERR [SYS/TEMP] gone\r\n+OK\r\n..three\r\n.\r\n";
 
 std::string run_batch(const std::string& capa, std::size_t chunk, std::string& output,
                       std::vector<std::string>& writes)
@@ -407,14 +415,13 @@ std::string run_batch(const std::string& capa, std::size_t chunk, std::string& o
                          chunk);
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
-    c.login("alice", "s3cret");
+    c.login("alice", "s3cret", user_pass);
     std::string seen;
     c.retr_many({1, 2, 3}, [&](const pop3::message_part& part) {
         if (part.end)
             seen += "[end " + std::to_string(part.number) + " " +
                     (part.error ? part.error.message() : std::string("ok")) + "]";
-        else
-            seen += part.data;
+        else seen += part.data;
     });
     std::error_code ec;
     c.dele_many({1, 3, 2}, ec);
@@ -465,7 +472,7 @@ TEST_CASE("the PIPELINING window bounds the commands in flight")
     auto s = make_script(input);
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
-    c.login("alice", "s3cret");
+    c.login("alice", "s3cret", user_pass);
     const auto login_writes = s->writes.size();
     std::size_t ends = 0;
     c.retr_many(numbers, [&](const pop3::message_part& part) { ends += part.end ? 1 : 0; });
@@ -494,7 +501,7 @@ TEST_CASE("the trace shows the conversation but never the password")
         log += "\n";
     });
     c.read_greeting();
-    c.login("alice", "hunter2-secret");
+    c.login("alice", "hunter2-secret", user_pass);
     c.retr(1);
     CHECK(log.find("hunter2") == std::string::npos);
     CHECK(log.find("C: PASS <redacted>\n") != std::string::npos);

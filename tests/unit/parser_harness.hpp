@@ -29,8 +29,7 @@ inline const char* status_name(pop3::reply_status s)
 /// Feeds `input` cut at `cuts` (ascending offsets) through one parser that expects the
 /// given responses in order, then signals end of input. Returns the transcript.
 inline std::string run_parser(std::string_view input, const std::vector<expected_response>& plan,
-                              const std::vector<std::size_t>& cuts,
-                              pop3::parser_limits limits = {})
+                              const std::vector<std::size_t>& cuts, pop3::parser_limits limits = {})
 {
     pop3::response_parser parser(limits);
     std::string transcript;

@@ -31,8 +31,14 @@ struct transcript_case {
     pop3::parser_limits limits{};
 };
 
-std::string eof_error() { return "E" + make_error_code(pop3::errc::unexpected_eof).message() + "\n"; }
-std::string error_line(pop3::errc e) { return "E" + make_error_code(e).message() + "\n"; }
+std::string eof_error()
+{
+    return "E" + make_error_code(pop3::errc::unexpected_eof).message() + "\n";
+}
+std::string error_line(pop3::errc e)
+{
+    return "E" + make_error_code(e).message() + "\n";
+}
 
 std::vector<transcript_case> cases()
 {
@@ -40,66 +46,124 @@ std::vector<transcript_case> cases()
     pop3::parser_limits tiny;
     tiny.max_line_length = 16;
     return {
-        {"Dovecot greeting", "+OK Dovecot (Debian) ready.\r\n", {single},
+        {"Dovecot greeting",
+         "+OK Dovecot (Debian) ready.\r\n",
+         {single},
          "R+OK[]Dovecot (Debian) ready.\n.\n"},
-        {"greeting with APOP timestamp", "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n",
-         {single}, "R+OK[]POP3 server ready <1896.697170952@dbc.mtview.ca.us>\n.\n"},
+        {"greeting with APOP timestamp",
+         "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n",
+         {single},
+         "R+OK[]POP3 server ready <1896.697170952@dbc.mtview.ca.us>\n.\n"},
         {"bare +OK (popa3d)", "+OK\r\n", {single}, "R+OK[]\n.\n"},
-        {"-ERR with response code", "-ERR [IN-USE] Mailbox locked\r\n", {single},
+        {"-ERR with response code",
+         "-ERR [IN-USE] Mailbox locked\r\n",
+         {single},
          "R-ERR[IN-USE]Mailbox locked\n.\n"},
-        {"hierarchical code", "-ERR [SYS/TEMP] Try again\r\n", {single},
+        {"hierarchical code",
+         "-ERR [SYS/TEMP] Try again\r\n",
+         {single},
          "R-ERR[SYS/TEMP]Try again\n.\n"},
-        {"unknown code kept", "-ERR [X-VENDOR/FOO] odd\r\n", {single}, "R-ERR[X-VENDOR/FOO]odd\n.\n"},
+        {"unknown code kept",
+         "-ERR [X-VENDOR/FOO] odd\r\n",
+         {single},
+         "R-ERR[X-VENDOR/FOO]odd\n.\n"},
         {"bracket that is no code", "-ERR [not a code\r\n", {single}, "R-ERR[][not a code\n.\n"},
         {"bare LF status line", "+OK fine\n", {single}, "R+OK[]fine\n.\n"},
-        {"RETR with dot-stuffing", "+OK 30 octets\r\nline1\r\n..dot line\r\n...\r\nend\r\n.\r\n",
-         {body}, "R+OK[]30 octets\nDline1\r\n.dot line\r\n..\r\nend\r\n\n.\n"},
+        {"RETR with dot-stuffing",
+         "+OK 30 octets\r\nline1\r\n..dot line\r\n...\r\nend\r\n.\r\n",
+         {body},
+         "R+OK[]30 octets\nDline1\r\n.dot line\r\n..\r\nend\r\n\n.\n"},
         {"RETR with bare LF terminator", "+OK\nabc\n..x\n.\n", {body}, "R+OK[]\nDabc\n.x\n\n.\n"},
-        {"lone dot inside text is data", "+OK\r\na . b\r\nc.\r\n .\r\n.\r\n", {body},
+        {"lone dot inside text is data",
+         "+OK\r\na . b\r\nc.\r\n .\r\n.\r\n",
+         {body},
          "R+OK[]\nDa . b\r\nc.\r\n .\r\n\n.\n"},
-        {"unstuffed leading dot loses it (RFC 1939 3)", "+OK\r\n.x\r\n.\r\n", {body},
+        {"unstuffed leading dot loses it (RFC 1939 3)",
+         "+OK\r\n.x\r\n.\r\n",
+         {body},
          "R+OK[]\nDx\r\n\n.\n"},
         {"dot CR without LF is data", "+OK\r\n.\rX\r\n.\r\n", {body}, "R+OK[]\nD\rX\r\n\n.\n"},
-        {"8-bit and NUL bytes pass", "+OK\r\n\xe4\xf6\xfc \xc3\xa9\0z\r\n.\r\n"s, {body},
+        {"8-bit and NUL bytes pass",
+         "+OK\r\n\xe4\xf6\xfc \xc3\xa9\0z\r\n.\r\n"s,
+         {body},
          "R+OK[]\nD\xe4\xf6\xfc \xc3\xa9\0z\r\n\n.\n"s},
         {"bare CR inside a line passes", "+OK\r\na\rb\r\n.\r\n", {body}, "R+OK[]\nDa\rb\r\n\n.\n"},
         {"empty body", "+OK\r\n.\r\n", {body}, "R+OK[]\n.\n"},
-        {"-ERR to a multi-line command has no body", "-ERR no such message\r\n", {body},
+        {"-ERR to a multi-line command has no body",
+         "-ERR no such message\r\n",
+         {body},
          "R-ERR[]no such message\n.\n"},
         {"missing terminator", "+OK\r\nabc\r\n", {body}, "R+OK[]\nDabc\r\n\n" + eof_error()},
-        {"terminator without line start", "+OK\r\nabc.\r\n", {body},
+        {"terminator without line start",
+         "+OK\r\nabc.\r\n",
+         {body},
          "R+OK[]\nDabc.\r\n\n" + eof_error()},
         {"half a terminator", "+OK\r\nabc\r\n.\r", {body}, "R+OK[]\nDabc\r\n\n" + eof_error()},
         {"no CRLF at all", "+OK", {single}, eof_error()},
         {"nothing at all", "", {single}, eof_error()},
-        {"garbage status", "HTTP/1.1 200 OK\r\n", {single}, error_line(pop3::errc::malformed_response)},
+        {"garbage status",
+         "HTTP/1.1 200 OK\r\n",
+         {single},
+         error_line(pop3::errc::malformed_response)},
         {"lower-case status", "+ok\r\n", {single}, error_line(pop3::errc::malformed_response)},
         {"status glued to text", "+OKay\r\n", {single}, error_line(pop3::errc::malformed_response)},
         {"NUL in status", "+OK a\0b\r\n"s, {single}, error_line(pop3::errc::malformed_response)},
-        {"continuation outside AUTH", "+ abc\r\n", {single}, error_line(pop3::errc::malformed_response)},
-        {"SASL continuation", "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2U+\r\n", {sasl},
+        {"continuation outside AUTH",
+         "+ abc\r\n",
+         {single},
+         error_line(pop3::errc::malformed_response)},
+        {"SASL continuation",
+         "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2U+\r\n",
+         {sasl},
          "R+[]PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2U+\n.\n"},
         {"SASL empty continuation", "+\r\n", {sasl}, "R+[]\n.\n"},
         {"SASL final +OK", "+OK Logged in.\r\n", {sasl}, "R+OK[]Logged in.\n.\n"},
-        {"SASL -ERR [AUTH]", "-ERR [AUTH] Authentication failed.\r\n", {sasl},
+        {"SASL -ERR [AUTH]",
+         "-ERR [AUTH] Authentication failed.\r\n",
+         {sasl},
          "R-ERR[AUTH]Authentication failed.\n.\n"},
-        {"LIST lines", "+OK 2 messages:\r\n1 120\r\n2 200\r\n.\r\n", {lines},
+        {"LIST lines",
+         "+OK 2 messages:\r\n1 120\r\n2 200\r\n.\r\n",
+         {lines},
          "R+OK[]2 messages:\nL1 120\nL2 200\n.\n"},
-        {"UIDL lines, bare LF", "+OK\n1 whqtswO00WBw418f9t5JxYwZ\n2 QhdPYR:00WBw1Ph7x7\n.\n", {lines},
+        {"UIDL lines, bare LF",
+         "+OK\n1 whqtswO00WBw418f9t5JxYwZ\n2 QhdPYR:00WBw1Ph7x7\n.\n",
+         {lines},
          "R+OK[]\nL1 whqtswO00WBw418f9t5JxYwZ\nL2 QhdPYR:00WBw1Ph7x7\n.\n"},
         {"stuffed data line in lines mode", "+OK\r\n..x\r\n.\r\n", {lines}, "R+OK[]\nL.x\n.\n"},
-        {"NUL in a listing line", "+OK\r\n1 a\0b\r\n.\r\n"s, {lines},
+        {"NUL in a listing line",
+         "+OK\r\n1 a\0b\r\n.\r\n"s,
+         {lines},
          "R+OK[]\n" + error_line(pop3::errc::malformed_response)},
-        {"listing without terminator", "+OK\r\n1 120\r\n", {lines}, "R+OK[]\nL1 120\n" + eof_error()},
-        {"status line at the limit", "+OK 123456789012\r\n", {single}, "R+OK[]123456789012\n.\n", tiny},
-        {"status line over the limit", "+OK 1234567890123\r\n", {single},
-         error_line(pop3::errc::line_too_long), tiny},
-        {"endless status line", "+OK " + std::string(40, 'x'), {single},
-         error_line(pop3::errc::line_too_long), tiny},
-        {"listing line over the limit", "+OK\r\n1 12345678901234567\r\n.\r\n", {lines},
-         "R+OK[]\n" + error_line(pop3::errc::line_too_long), tiny},
-        {"body lines have no limit", "+OK\r\n" + std::string(100, 'b') + "\r\n.\r\n", {body},
-         "R+OK[]\nD" + std::string(100, 'b') + "\r\n\n.\n", tiny},
+        {"listing without terminator",
+         "+OK\r\n1 120\r\n",
+         {lines},
+         "R+OK[]\nL1 120\n" + eof_error()},
+        {"status line at the limit",
+         "+OK 123456789012\r\n",
+         {single},
+         "R+OK[]123456789012\n.\n",
+         tiny},
+        {"status line over the limit",
+         "+OK 1234567890123\r\n",
+         {single},
+         error_line(pop3::errc::line_too_long),
+         tiny},
+        {"endless status line",
+         "+OK " + std::string(40, 'x'),
+         {single},
+         error_line(pop3::errc::line_too_long),
+         tiny},
+        {"listing line over the limit",
+         "+OK\r\n1 12345678901234567\r\n.\r\n",
+         {lines},
+         "R+OK[]\n" + error_line(pop3::errc::line_too_long),
+         tiny},
+        {"body lines have no limit",
+         "+OK\r\n" + std::string(100, 'b') + "\r\n.\r\n",
+         {body},
+         "R+OK[]\nD" + std::string(100, 'b') + "\r\n\n.\n",
+         tiny},
         {"pipelined STAT, LIST, RETR, DELE",
          "+OK 2 320\r\n+OK\r\n1 120\r\n2 200\r\n.\r\n+OK\r\nSubject: x\r\n\r\n..\r\n.\r\n+OK "
          "deleted\r\n",
@@ -107,12 +171,16 @@ std::vector<transcript_case> cases()
          "R+OK[]2 320\n.\nR+OK[]\nL1 120\nL2 200\n.\nR+OK[]\nDSubject: x\r\n\r\n.\r\n\n.\nR+OK[]"
          "deleted\n.\n"},
         {"pipelined with an -ERR in the middle",
-         "+OK\r\na\r\n.\r\n-ERR [SYS/PERM] gone\r\n+OK\r\nb\r\n.\r\n", {body, body, body},
+         "+OK\r\na\r\n.\r\n-ERR [SYS/PERM] gone\r\n+OK\r\nb\r\n.\r\n",
+         {body, body, body},
          "R+OK[]\nDa\r\n\n.\nR-ERR[SYS/PERM]gone\n.\nR+OK[]\nDb\r\n\n.\n"},
     };
 }
 
-std::vector<std::size_t> one_cut(std::size_t at) { return {at}; }
+std::vector<std::size_t> one_cut(std::size_t at)
+{
+    return {at};
+}
 
 } // namespace
 
@@ -214,7 +282,6 @@ TEST_CASE("response_parser finds stuffed lines at every position of the fast sca
         INFO("pad " << pad);
         const std::string line(pad, 'a');
         const std::string input = "+OK\r\n" + line + "\r\n..b\r\n" + line + "\r\n.\r\n";
-        CHECK(run_whole(input, {body}) ==
-              "R+OK[]\nD" + line + "\r\n.b\r\n" + line + "\r\n\n.\n");
+        CHECK(run_whole(input, {body}) == "R+OK[]\nD" + line + "\r\n.b\r\n" + line + "\r\n\n.\n");
     }
 }

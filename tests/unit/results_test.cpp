@@ -55,8 +55,9 @@ TEST_CASE("parse_unique_id_listing accepts long UIDs up to the cap and refuses c
 
     REQUIRE_FALSE(pop3::parse_unique_id_listing("4 caf\xc3\xa9", m)); // 8-bit kept
     CHECK(m.uid == "caf\xc3\xa9");
-    const std::string bad_lines[] = {"", "1", "0 abc", "x abc", "1 a\tb", "1 a\x7f", "1 a b",
-                                     std::string("1 a\0b", 5), "1 a\x01"};
+    const std::string bad_lines[] = {"",       "1",       "0 abc", "x abc",
+                                     "1 a\tb", "1 a\x7f", "1 a b", std::string("1 a\0b", 5),
+                                     "1 a\x01"};
     for (const auto& bad : bad_lines) {
         INFO(bad);
         CHECK(pop3::parse_unique_id_listing(bad, m) == pop3::errc::malformed_response);

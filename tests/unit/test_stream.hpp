@@ -19,14 +19,14 @@ namespace net = pop3::net;
 
 /// What the fake server sends and what it received, shared by a stream and the test.
 struct script {
-    std::string input;            ///< bytes the server sends, in order
-    std::size_t read_chunk = 1 << 16; ///< at most this many bytes per read
-    std::string output;           ///< bytes the client wrote
-    std::vector<std::string> writes; ///< the same, one entry per write call
-    std::size_t io_calls = 0;     ///< read and write calls so far
+    std::string input;                                  ///< bytes the server sends, in order
+    std::size_t read_chunk = 1 << 16;                   ///< at most this many bytes per read
+    std::string output;                                 ///< bytes the client wrote
+    std::vector<std::string> writes;                    ///< the same, one entry per write call
+    std::size_t io_calls = 0;                           ///< read and write calls so far
     std::size_t fail_at = static_cast<std::size_t>(-1); ///< this call fails (0-based)
     std::error_code fault = make_error_code(net::error::connection_reset);
-    std::size_t position = 0;     ///< how much of `input` was read
+    std::size_t position = 0; ///< how much of `input` was read
 };
 
 class test_stream {
@@ -69,8 +69,7 @@ public:
         return size;
     }
 
-    template <class MutableBuffers>
-    std::size_t read_some(const MutableBuffers& buffers)
+    template <class MutableBuffers> std::size_t read_some(const MutableBuffers& buffers)
     {
         std::error_code ec;
         const auto n = read_some(buffers, ec);
@@ -78,8 +77,7 @@ public:
         return n;
     }
 
-    template <class ConstBuffers>
-    std::size_t write_some(const ConstBuffers& buffers)
+    template <class ConstBuffers> std::size_t write_some(const ConstBuffers& buffers)
     {
         std::error_code ec;
         const auto n = write_some(buffers, ec);
@@ -122,8 +120,7 @@ private:
         return false;
     }
 
-    template <class Handler>
-    void post_result(Handler handler, std::error_code ec, std::size_t n)
+    template <class Handler> void post_result(Handler handler, std::error_code ec, std::size_t n)
     {
         auto ex = net::get_associated_executor(handler, executor_);
         net::post(ex, [h = std::move(handler), ec, n]() mutable { h(ec, n); });

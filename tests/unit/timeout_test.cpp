@@ -88,7 +88,7 @@ TEST_CASE("sync: a server that stops answering times out the call")
     c.connect("127.0.0.1", server.port(), pop3::tls_mode::none);
     const auto start = std::chrono::steady_clock::now();
     try {
-        c.login("alice", "secret");
+        c.login("alice", "secret", {pop3::auth_method::user, true, {}, {}, {}});
         FAIL("login should time out");
     } catch (const pop3::error& e) {
         CHECK(e.code() == pop3::errc::timeout);
@@ -108,7 +108,8 @@ TEST_CASE("async: a server that stops answering times out the call")
     c.async_connect("127.0.0.1", server.port(), pop3::tls_mode::none, [&](std::error_code ec) {
         connect_error = ec;
         if (ec) return;
-        c.async_login("alice", "secret", [&](std::error_code ec2) {
+        const pop3::login_options user_pass{pop3::auth_method::user, true, {}, {}, {}};
+        c.async_login("alice", "secret", user_pass, [&](std::error_code ec2) {
             login_error = ec2;
             done = true;
             c.stream().close();

@@ -27,17 +27,14 @@ inline bool is_end_of_stream(const std::error_code& ec)
 }
 
 /// The completion signature of an operation yielding `Result`.
-template <class Result>
-struct completion_signature {
+template <class Result> struct completion_signature {
     using type = void(std::error_code, Result);
 };
-template <>
-struct completion_signature<void> {
+template <> struct completion_signature<void> {
     using type = void(std::error_code);
 };
 
-template <class Stream>
-class engine {
+template <class Stream> class engine {
 public:
     template <class... Args>
     explicit engine(Args&&... args)
@@ -53,8 +50,7 @@ public:
     // ---- choosing the layer ---------------------------------------------------------
 
     /// Calls `f` with the layer that carries POP3 right now.
-    template <class F>
-    decltype(auto) with_layer(F&& f)
+    template <class F> decltype(auto) with_layer(F&& f)
     {
         if constexpr (is_ssl_stream<Stream>::value) {
             if (proto_.tls_active()) return f(stream_);
@@ -149,8 +145,7 @@ public:
     // ---- asynchronous driver --------------------------------------------------------
 
     /// An async_compose implementation that runs one operation.
-    template <class Op, class Result>
-    struct run_op {
+    template <class Op, class Result> struct run_op {
         engine* self_engine;
         std::unique_ptr<Op> op;
         Result (*take)(Op&, protocol&);
@@ -237,8 +232,7 @@ public:
             }
         }
 
-        template <class Self>
-        void finish(Self& self, std::error_code ec)
+        template <class Self> void finish(Self& self, std::error_code ec)
         {
             if constexpr (std::is_void_v<Result>) {
                 self.complete(ec);
@@ -249,8 +243,7 @@ public:
         }
     };
 
-    template <class Result>
-    using signature_for = typename completion_signature<Result>::type;
+    template <class Result> using signature_for = typename completion_signature<Result>::type;
 
     /// Starts `op` asynchronously; completes with `signature_for<Result>`.
     template <class Result, class Op, class Token>
@@ -258,7 +251,8 @@ public:
                    clock::time_point deadline = clock::time_point::max())
     {
         return net::async_compose<Token, signature_for<Result>>(
-            run_op<Op, Result>{this, std::move(op), take, deadline, run_op<Op, Result>::pending::start, {}},
+            run_op<Op, Result>{
+                this, std::move(op), take, deadline, run_op<Op, Result>::pending::start, {}},
             token, stream_);
     }
 
@@ -270,8 +264,7 @@ public:
         clock::time_point deadline;
         enum class pending { start, resolve, connect } waiting = pending::start;
 
-        template <class Self>
-        void operator()(Self& self)
+        template <class Self> void operator()(Self& self)
         {
             auto& e = *self_engine;
             waiting = pending::resolve;
@@ -310,7 +303,8 @@ public:
         static_assert(has_tcp_socket<Stream>::value,
                       "async_connect() needs a stream whose lowest layer is a TCP socket");
         return net::async_compose<Token, void(std::error_code)>(
-            connect_tcp_op{this, std::move(host), std::move(service), {}, connect_tcp_op::pending::start},
+            connect_tcp_op{
+                this, std::move(host), std::move(service), {}, connect_tcp_op::pending::start},
             token, stream_);
     }
 
@@ -374,8 +368,7 @@ private:
     {
         if constexpr (has_native_socket<Stream>::value)
             return wait_socket(stream_.lowest_layer().native_handle(), for_write, deadline);
-        else
-            return make_error_code(errc::not_supported);
+        else return make_error_code(errc::not_supported);
     }
 
     std::size_t sync_read(char* data, std::size_t size, clock::time_point deadline,

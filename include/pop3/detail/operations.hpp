@@ -6,6 +6,7 @@
 #include <pop3/detail/protocol.hpp>
 #include <pop3/message_part.hpp>
 #include <pop3/results.hpp>
+#include <pop3/sasl/secret.hpp>
 
 #include <optional>
 #include <string>
@@ -16,8 +17,7 @@
 namespace pop3::detail {
 
 /// Calls a user callback that may return void or std::error_code (to stop).
-template <class F, class... Args>
-std::error_code invoke_user(F& f, Args&&... args)
+template <class F, class... Args> std::error_code invoke_user(F& f, Args&&... args)
 {
     using result = decltype(f(std::forward<Args>(args)...));
     if constexpr (std::is_convertible_v<result, std::error_code>) {
@@ -252,8 +252,7 @@ private:
 };
 
 /// LIST or UIDL without argument: a multi-line listing.
-template <class Entry>
-class listing_op final : public one_command_op {
+template <class Entry> class listing_op final : public one_command_op {
 public:
     using result_type = std::vector<Entry>;
     std::vector<Entry> result;
@@ -276,8 +275,7 @@ private:
         std::error_code ec;
         if constexpr (std::is_same_v<Entry, message_uid>)
             ec = parse_unique_id_listing(line, entry, p.limits());
-        else
-            ec = parse_scan_listing(line, entry);
+        else ec = parse_scan_listing(line, entry);
         if (ec) fail(ec);
         else result.push_back(std::move(entry));
         return {};
@@ -328,6 +326,7 @@ public:
         : user_(std::move(user)), password_(std::move(password))
     {
     }
+    user_pass_op(user_pass_op&&) = default;
     ~user_pass_op() override { wipe(password_); }
 
     step next(protocol& p, std::string& out) override
@@ -393,11 +392,7 @@ public:
     }
 
 private:
-    static void wipe(std::string& s) noexcept
-    {
-        volatile char* p = s.data();
-        for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
-    }
+    static void wipe(std::string& s) noexcept { sasl::detail::cleanse(s); }
 
     enum class phase { start, user, pass_due, pass, capa } phase_ = phase::start;
     std::string user_;
@@ -412,8 +407,7 @@ struct string_sink {
 };
 
 /// RETR n or TOP n lines, streaming the unstuffed message to a sink.
-template <class Sink>
-class body_op final : public one_command_op {
+template <class Sink> class body_op final : public one_command_op {
 public:
     body_op(Sink sink, message_number n, std::optional<std::uint32_t> top_lines)
         : sink_(std::move(sink)), number_(n), top_lines_(top_lines)
@@ -453,8 +447,7 @@ private:
 };
 
 /// RETR or TOP over many messages, pipelined when the server allows (RFC 2449 6.6).
-template <class Handler>
-class body_batch_op final : public operation {
+template <class Handler> class body_batch_op final : public operation {
 public:
     body_batch_op(Handler handler, std::vector<message_number> numbers,
                   std::optional<std::uint32_t> top_lines)
@@ -489,14 +482,15 @@ public:
     }
     std::error_code on_data(protocol&, std::string_view chunk) override
     {
-        if (!error()) fail(invoke_user(handler_, message_part{numbers_[received_], chunk, false, {}}));
+        if (!error())
+            fail(invoke_user(handler_, message_part{numbers_[received_], chunk, false, {}}));
         return {};
     }
     std::error_code on_end(protocol&) override
     {
         if (!error())
-            fail(invoke_user(handler_,
-                             message_part{numbers_[received_], {}, true, message_error_}));
+            fail(
+                invoke_user(handler_, message_part{numbers_[received_], {}, true, message_error_}));
         message_error_ = {};
         ++received_;
         return {};

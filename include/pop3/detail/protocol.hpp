@@ -253,11 +253,16 @@ private:
     std::optional<io_action> ask_operation()
     {
         const bool pipelining = caps_.pipelining && op_->pipelinable();
+        // Refill the window only once it is half empty, then fill it: each write then
+        // carries many commands instead of one per reply.
+        bool refilling =
+            in_flight_.empty() || (pipelining && in_flight_.size() <= window_.max_commands / 2 &&
+                                   in_flight_bytes_ <= window_.max_bytes / 2);
         while (true) {
-            if (!in_flight_.empty() &&
-                (!pipelining || in_flight_.size() >= window_.max_commands ||
-                 in_flight_bytes_ >= window_.max_bytes))
+            if (!in_flight_.empty() && (!refilling || in_flight_.size() >= window_.max_commands ||
+                                        in_flight_bytes_ >= window_.max_bytes))
                 return std::nullopt;
+            refilling = pipelining;
             const auto before = out_.size();
             const auto s = op_->next(*this, out_);
             switch (s.what) {
@@ -267,7 +272,8 @@ private:
                 if (in_flight_.empty()) parser_.expect(s.shape, s.mode);
                 in_flight_.push_back({s.shape, s.mode, bytes});
                 in_flight_bytes_ += bytes;
-                if (bytes != 0 && trace_) trace_command(std::string_view(out_).substr(before), s.shown);
+                if (bytes != 0 && trace_)
+                    trace_command(std::string_view(out_).substr(before), s.shown);
                 break;
             }
             case step::kind::handshake:
@@ -297,9 +303,7 @@ private:
         case parse_event::line:
             if (trace_) trace_(trace_direction::received, r.data);
             return op_->on_line(*this, r.data);
-        case parse_event::data:
-            body_octets_ += r.data.size();
-            return op_->on_data(*this, r.data);
+        case parse_event::data: body_octets_ += r.data.size(); return op_->on_data(*this, r.data);
         case parse_event::done: {
             if (trace_ && in_flight_.front().mode == body_mode::stream &&
                 in_flight_.front().shape == response_kind::multi_line && parser_.reply().ok())
@@ -308,7 +312,8 @@ private:
             body_octets_ = 0;
             in_flight_bytes_ -= in_flight_.front().command_bytes;
             in_flight_.erase(in_flight_.begin());
-            if (!in_flight_.empty()) parser_.expect(in_flight_.front().shape, in_flight_.front().mode);
+            if (!in_flight_.empty())
+                parser_.expect(in_flight_.front().shape, in_flight_.front().mode);
             return op_->on_end(*this);
         }
         case parse_event::failed: return r.error;

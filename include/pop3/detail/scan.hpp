@@ -25,8 +25,8 @@ inline std::size_t find_dot_line_break(const char* data, std::size_t size) noexc
     while (i + 16 < size) {
         const __m128i here = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
         const __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + 1));
-        const int mask = _mm_movemask_epi8(
-            _mm_and_si128(_mm_cmpeq_epi8(here, lf), _mm_cmpeq_epi8(next, dot)));
+        const int mask =
+            _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(here, lf), _mm_cmpeq_epi8(next, dot)));
         if (mask != 0) {
             unsigned bits = static_cast<unsigned>(mask);
             std::size_t offset = 0;

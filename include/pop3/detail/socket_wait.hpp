@@ -37,8 +37,8 @@ std::error_code wait_socket(NativeHandle fd, bool for_write, clock::time_point d
     while (true) {
         int wait_ms = -1;
         if (deadline != clock::time_point::max()) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
             if (left.count() <= 0) return errc::timeout;
             wait_ms = static_cast<int>(std::min<long long>(left.count() + 1, 1 << 30));
         }
@@ -63,8 +63,7 @@ std::error_code wait_socket(NativeHandle fd, bool for_write, clock::time_point d
 }
 
 /// The outcome of a non-blocking connect once the socket became writable.
-template <class NativeHandle>
-std::error_code pending_connect_error(NativeHandle fd)
+template <class NativeHandle> std::error_code pending_connect_error(NativeHandle fd)
 {
     int value = 0;
 #if defined(_WIN32)

@@ -10,28 +10,30 @@
 namespace pop3::detail {
 
 /// True for `net::ssl::stream<S>`: such a client can do STLS and implicit TLS.
-template <class Stream>
-struct is_ssl_stream : std::false_type {};
-template <class Next>
-struct is_ssl_stream<net::ssl::stream<Next>> : std::true_type {};
+template <class Stream> struct is_ssl_stream : std::false_type {
+};
+template <class Next> struct is_ssl_stream<net::ssl::stream<Next>> : std::true_type {
+};
 
 /// True when the lowest layer is a socket with a native handle: timeouts can use it.
-template <class Stream, class = void>
-struct has_native_socket : std::false_type {};
+template <class Stream, class = void> struct has_native_socket : std::false_type {
+};
 template <class Stream>
 struct has_native_socket<
     Stream, std::void_t<decltype(std::declval<Stream&>().lowest_layer().native_handle()),
                         decltype(std::declval<Stream&>().lowest_layer().non_blocking(true))>>
-    : std::true_type {};
+    : std::true_type {
+};
 
 /// True when the lowest layer is a TCP socket that `connect` can open.
-template <class Stream, class = void>
-struct has_tcp_socket : std::false_type {};
+template <class Stream, class = void> struct has_tcp_socket : std::false_type {
+};
 template <class Stream>
 struct has_tcp_socket<Stream, std::enable_if_t<std::is_same_v<
                                   std::decay_t<decltype(std::declval<Stream&>().lowest_layer())>,
                                   net::basic_socket<net::ip::tcp, typename Stream::executor_type>>>>
-    : std::true_type {};
+    : std::true_type {
+};
 
 } // namespace pop3::detail
 

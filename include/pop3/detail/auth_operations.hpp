@@ -1,0 +1,389 @@
+// pop3/detail/auth_operations.hpp: login by USER/PASS, APOP or SASL, and the policy that
+// picks the method. No Asio here.
+#ifndef POP3_DETAIL_AUTH_OPERATIONS_HPP
+#define POP3_DETAIL_AUTH_OPERATIONS_HPP
+
+#include <pop3/auth.hpp>
+#include <pop3/detail/operations.hpp>
+#include <pop3/sasl/apop.hpp>
+#include <pop3/sasl/base64.hpp>
+#include <pop3/sasl/cram_md5.hpp>
+#include <pop3/sasl/mechanism.hpp>
+#include <pop3/sasl/oauth.hpp>
+#include <pop3/sasl/plain.hpp>
+#include <pop3/sasl/scram.hpp>
+#include <pop3/sasl/secret.hpp>
+
+#include <iterator>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace pop3::detail {
+
+using sasl::detail::cleanse;
+
+/// True for the methods that are safe on a connection anyone can read: SCRAM proves
+/// knowledge of the password without revealing anything replayable.
+inline bool safe_without_tls(auth_method m) noexcept
+{
+    return m == auth_method::scram_sha_1 || m == auth_method::scram_sha_256;
+}
+
+inline const char* sasl_name(auth_method m) noexcept
+{
+    switch (m) {
+    case auth_method::plain: return "PLAIN";
+    case auth_method::login: return "LOGIN";
+    case auth_method::cram_md5: return "CRAM-MD5";
+    case auth_method::scram_sha_1: return "SCRAM-SHA-1";
+    case auth_method::scram_sha_256: return "SCRAM-SHA-256";
+    case auth_method::xoauth2: return "XOAUTH2";
+    case auth_method::oauthbearer: return "OAUTHBEARER";
+    default: return "";
+    }
+}
+
+/// Is `m` on offer? USER is assumed when the server gave no CAPA (RFC 1939 servers).
+inline bool offered(auth_method m, const protocol& p) noexcept
+{
+    switch (m) {
+    case auth_method::user: return p.caps().user || p.caps().entries.empty();
+    case auth_method::apop: return !p.greeting().apop_timestamp.empty();
+    case auth_method::automatic: return false;
+    default: return p.caps().has_sasl(sasl_name(m));
+    }
+}
+
+/// The method `automatic` stands for: the strongest the server offers that the policy
+/// allows. Over TLS every method is protected, so SCRAM (mutual authentication) comes
+/// first, then the simple ones (the server need not store the password in the clear
+/// as CRAM-MD5 and APOP require). Without TLS the order puts the methods that do not
+/// send the password itself first.
+inline std::error_code choose_method(const protocol& p, const login_options& o, bool token,
+                                     auth_method& chosen)
+{
+    using m = auth_method;
+    static constexpr m for_tokens[] = {m::oauthbearer, m::xoauth2};
+    static constexpr m over_tls[] = {m::scram_sha_256, m::scram_sha_1, m::plain, m::login,
+                                     m::user,          m::cram_md5,    m::apop};
+    static constexpr m in_clear[] = {m::scram_sha_256, m::scram_sha_1, m::cram_md5, m::apop,
+                                     m::plain,         m::login,       m::user};
+    const bool tls = p.tls_active();
+    const m* first = token ? std::begin(for_tokens)
+                     : tls ? std::begin(over_tls)
+                           : std::begin(in_clear);
+    const m* last = token ? std::end(for_tokens) : tls ? std::end(over_tls) : std::end(in_clear);
+    bool refused_by_policy = false;
+    for (const m* it = first; it != last; ++it) {
+        const auto candidate = *it;
+        if (!offered(candidate, p)) continue;
+        if (!tls && !o.allow_plaintext && !safe_without_tls(candidate)) {
+            refused_by_policy = true;
+            continue;
+        }
+        chosen = candidate;
+        return {};
+    }
+    return refused_by_policy ? errc::insecure_authentication : errc::mechanism_unavailable;
+}
+
+/// APOP name digest (RFC 1939 section 7), then CAPA again.
+class apop_op final : public operation {
+public:
+    apop_op(std::string user, std::string password)
+        : user_(std::move(user)), password_(std::move(password))
+    {
+    }
+    apop_op(apop_op&&) = default;
+    ~apop_op() override { cleanse(password_); }
+
+    step next(protocol& p, std::string& out) override
+    {
+        if (error()) return step::finished();
+        if (phase_ == phase::capa) return capa_.next(p, out);
+        if (phase_ == phase::sent) return step::wait();
+        const auto& stamp = p.greeting().apop_timestamp;
+        if (stamp.empty()) {
+            fail(errc::mechanism_unavailable);
+            return step::finished();
+        }
+        if (pop3::detail::has_line_breaking(password_)) {
+            fail(errc::invalid_argument);
+            return step::finished();
+        }
+        auto digest = sasl::apop_digest(stamp, password_);
+        cleanse(password_);
+        if (digest.empty()) { // no MD5 in this OpenSSL (FIPS): APOP cannot work
+            fail(errc::mechanism_unavailable);
+            return step::finished();
+        }
+        if (auto ec = commands::apop(out, user_, digest)) {
+            fail(ec);
+            return step::finished();
+        }
+        phase_ = phase::sent;
+        return step::secret_command(response_kind::single_line, 5 + user_.size());
+    }
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    {
+        if (phase_ == phase::capa) return capa_.on_reply(p, reply);
+        if (!reply.ok()) {
+            fail(login_error(reply));
+            return {};
+        }
+        p.set_state(session_state::transaction);
+        phase_ = phase::capa;
+        return {};
+    }
+    std::error_code on_line(protocol& p, std::string_view line) override
+    {
+        capa_.on_line(p, line);
+        return {};
+    }
+    std::error_code on_end(protocol& p) override
+    {
+        if (phase_ == phase::capa && capa_.sent()) capa_.on_end(p);
+        return {};
+    }
+
+private:
+    enum class phase { start, sent, capa } phase_ = phase::start;
+    std::string user_;
+    std::string password_;
+    capa_exchange capa_;
+};
+
+/// AUTH with a SASL mechanism (RFC 5034), then CAPA again.
+class sasl_op final : public operation {
+public:
+    explicit sasl_op(std::unique_ptr<sasl::mechanism> mechanism) : mechanism_(std::move(mechanism))
+    {
+    }
+    sasl_op(sasl_op&&) = default;
+    ~sasl_op() override
+    {
+        cleanse(pending_initial_);
+        cleanse(response_);
+    }
+
+    step next(protocol& p, std::string& out) override
+    {
+        switch (phase_) {
+        case phase::start: return start(out);
+        case phase::exchange:
+            if (!response_due_) return step::wait();
+            response_due_ = false;
+            commands::auth_response(out, response_);
+            cleanse(response_);
+            return step::secret_command(response_kind::sasl, 0);
+        case phase::capa: return capa_.next(p, out);
+        case phase::done: break;
+        }
+        return step::finished();
+    }
+
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    {
+        if (phase_ == phase::capa) return capa_.on_reply(p, reply);
+        switch (reply.status) {
+        case reply_status::continuation:
+            // After "*" the server must answer -ERR (RFC 5034 section 4); anything else
+            // means it is not following the exchange.
+            if (aborted_) return errc::malformed_response;
+            answer(reply.text);
+            return {};
+        case reply_status::ok:
+            if (aborted_) return errc::malformed_response;
+            if (auto ec = mechanism_->finish()) {
+                // The server let us in but did not prove who it is: do not use this
+                // session for anything.
+                fail(ec);
+                p.set_state(session_state::broken);
+                phase_ = phase::done;
+                return {};
+            }
+            p.set_state(session_state::transaction);
+            phase_ = phase::capa;
+            return {};
+        case reply_status::err:
+            fail(aborted_ ? abort_error_ : login_error(reply));
+            phase_ = phase::done;
+            return {};
+        }
+        return {};
+    }
+    std::error_code on_line(protocol& p, std::string_view line) override
+    {
+        capa_.on_line(p, line);
+        return {};
+    }
+    std::error_code on_end(protocol& p) override
+    {
+        if (phase_ == phase::capa && capa_.sent()) capa_.on_end(p);
+        return {};
+    }
+
+    /// Text the server sent during the exchange (e.g. an OAuth error), for diagnostics.
+    const std::string& diagnostic() const noexcept { return mechanism_->diagnostic(); }
+
+private:
+    step start(std::string& out)
+    {
+        const std::string name(mechanism_->name());
+        if (auto ec = mechanism_->validate()) {
+            fail(ec);
+            phase_ = phase::done;
+            return step::finished();
+        }
+        std::string initial;
+        if (mechanism_->client_first()) {
+            std::string raw;
+            if (auto ec = mechanism_->initial_response(raw)) {
+                cleanse(raw);
+                fail(ec);
+                phase_ = phase::done;
+                return step::finished();
+            }
+            // RFC 4422 section 3: an empty initial response is sent as "=".
+            initial = raw.empty() ? std::string("=") : sasl::base64_encode(raw);
+            cleanse(raw);
+        }
+        // RFC 5034 section 4: the initial response goes on the AUTH line only if that
+        // line stays within 255 octets; otherwise it follows the server's empty challenge.
+        const auto line_length = 5 + name.size() + 1 + initial.size() + 2;
+        std::error_code ec;
+        if (!initial.empty() && line_length <= 255) {
+            ec = commands::auth(out, name, initial);
+        } else {
+            ec = commands::auth(out, name);
+            pending_initial_ = std::move(initial);
+        }
+        cleanse(initial);
+        if (ec) {
+            fail(ec);
+            phase_ = phase::done;
+            return step::finished();
+        }
+        phase_ = phase::exchange;
+        return step::secret_command(response_kind::sasl, 5 + name.size());
+    }
+
+    void answer(const std::string& challenge_b64)
+    {
+        response_due_ = true;
+        if (!pending_initial_.empty()) {
+            response_ = std::move(pending_initial_);
+            pending_initial_.clear();
+            return;
+        }
+        std::string challenge;
+        std::string raw;
+        std::error_code ec;
+        if (!sasl::base64_decode(challenge_b64, challenge)) ec = errc::sasl_protocol_error;
+        else ec = mechanism_->respond(challenge, raw);
+        if (ec) {
+            // RFC 5034 section 4: "*" cancels the exchange; the server answers -ERR.
+            aborted_ = true;
+            abort_error_ = ec;
+            response_ = "*";
+        } else {
+            response_ = sasl::base64_encode(raw);
+        }
+        cleanse(raw);
+    }
+
+    enum class phase { start, exchange, capa, done } phase_ = phase::start;
+    std::unique_ptr<sasl::mechanism> mechanism_;
+    std::string pending_initial_;
+    std::string response_;
+    bool response_due_ = false;
+    bool aborted_ = false;
+    std::error_code abort_error_;
+    capa_exchange capa_;
+};
+
+/// Logs in with the method the options ask for (or the strongest allowed), enforcing
+/// the plaintext policy before a single byte of a credential is written.
+class login_op final : public operation {
+public:
+    login_op(std::string user, std::string secret, login_options options, bool secret_is_token)
+        : user_(std::move(user)), secret_(std::move(secret)), options_(std::move(options)),
+          token_(secret_is_token)
+    {
+    }
+    login_op(login_op&&) = default;
+    ~login_op() override { cleanse(secret_); }
+
+    step next(protocol& p, std::string& out) override
+    {
+        if (!inner_) {
+            if (auto ec = select(p)) {
+                fail(ec);
+                return step::finished();
+            }
+        }
+        const auto s = inner_->next(p, out);
+        if (s.what == step::kind::finished) fail(inner_->error());
+        return s;
+    }
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    {
+        return inner_->on_reply(p, reply);
+    }
+    std::error_code on_line(protocol& p, std::string_view line) override
+    {
+        return inner_->on_line(p, line);
+    }
+    std::error_code on_end(protocol& p) override { return inner_->on_end(p); }
+
+    /// The method that was used (after the call).
+    auth_method method() const noexcept { return method_; }
+
+private:
+    std::error_code select(protocol& p)
+    {
+        if (p.state() != session_state::authorization) return errc::wrong_state;
+        // No credential may carry a line break or NUL, whatever the method encodes it as:
+        // such a value is a mistake or an injection attempt, never a real password.
+        if (has_line_breaking(user_) || has_line_breaking(secret_) ||
+            has_line_breaking(options_.authzid))
+            return errc::invalid_argument;
+        method_ = options_.method;
+        if (method_ == auth_method::automatic) {
+            if (auto ec = choose_method(p, options_, token_, method_)) return ec;
+        } else if (!p.tls_active() && !options_.allow_plaintext && !safe_without_tls(method_)) {
+            return errc::insecure_authentication;
+        }
+        using m = auth_method;
+        std::unique_ptr<sasl::mechanism> mechanism;
+        switch (method_) {
+        case m::user: inner_ = std::make_unique<user_pass_op>(user_, secret_); break;
+        case m::apop: inner_ = std::make_unique<apop_op>(user_, secret_); break;
+        case m::plain: mechanism = sasl::make_plain(user_, secret_, options_.authzid); break;
+        case m::login: mechanism = sasl::make_login(user_, secret_); break;
+        case m::cram_md5: mechanism = sasl::make_cram_md5(user_, secret_); break;
+        case m::scram_sha_1: mechanism = sasl::make_scram_sha_1(user_, secret_); break;
+        case m::scram_sha_256: mechanism = sasl::make_scram_sha_256(user_, secret_); break;
+        case m::xoauth2: mechanism = sasl::make_xoauth2(user_, secret_); break;
+        case m::oauthbearer:
+            mechanism = sasl::make_oauthbearer(user_, secret_, options_.host, options_.port);
+            break;
+        case m::automatic: return errc::mechanism_unavailable;
+        }
+        cleanse(secret_);
+        if (mechanism) inner_ = std::make_unique<sasl_op>(std::move(mechanism));
+        return {};
+    }
+
+    std::string user_;
+    std::string secret_;
+    login_options options_;
+    bool token_;
+    auth_method method_ = auth_method::automatic;
+    std::unique_ptr<operation> inner_;
+};
+
+} // namespace pop3::detail
+
+#endif // POP3_DETAIL_AUTH_OPERATIONS_HPP
