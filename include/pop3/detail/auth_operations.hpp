@@ -89,7 +89,7 @@ inline std::error_code choose_method(const protocol& p, const login_options& o, 
 }
 
 /// APOP name digest (RFC 1939 section 7), then CAPA again.
-class apop_op final : public operation {
+class apop_op final : public capa_tail_op {
 public:
     apop_op(std::string user, std::string password)
         : user_(std::move(user)), password_(std::move(password))
@@ -101,20 +101,16 @@ public:
     step next(protocol& p, std::string& out) override
     {
         if (error()) return step::finished();
-        if (phase_ == phase::capa) return capa_.next(p, out);
-        if (phase_ == phase::sent) return step::wait();
+        switch (phase_) {
+        case phase::start: break;
+        case phase::sent: return step::wait();
+        case phase::logged_in: return capa(p, out);
+        }
         const auto& stamp = p.greeting().apop_timestamp;
-        if (stamp.empty()) {
-            fail(errc::mechanism_unavailable);
-            return step::finished();
-        }
-        if (pop3::detail::has_line_breaking(password_)) {
-            fail(errc::invalid_argument);
-            return step::finished();
-        }
-        auto digest = sasl::apop_digest(stamp, password_);
+        auto digest = stamp.empty() ? std::string() : sasl::apop_digest(stamp, password_);
         cleanse(password_);
-        if (digest.empty()) { // no MD5 in this OpenSSL (FIPS): APOP cannot work
+        // No timestamp in the greeting, or no MD5 in this OpenSSL (FIPS): no APOP.
+        if (digest.empty()) {
             fail(errc::mechanism_unavailable);
             return step::finished();
         }
@@ -125,37 +121,26 @@ public:
         phase_ = phase::sent;
         return step::secret_command(response_kind::single_line, 5 + user_.size());
     }
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+
+private:
+    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
-        if (phase_ == phase::capa) return capa_.on_reply(p, reply);
         if (!reply.ok()) {
             fail(login_error(reply));
             return {};
         }
         p.set_state(session_state::transaction);
-        phase_ = phase::capa;
-        return {};
-    }
-    std::error_code on_line(protocol& p, std::string_view line) override
-    {
-        capa_.on_line(p, line);
-        return {};
-    }
-    std::error_code on_end(protocol& p) override
-    {
-        if (phase_ == phase::capa && capa_.sent()) capa_.on_end(p);
+        phase_ = phase::logged_in;
         return {};
     }
 
-private:
-    enum class phase { start, sent, capa } phase_ = phase::start;
+    enum class phase { start, sent, logged_in } phase_ = phase::start;
     std::string user_;
     std::string password_;
-    capa_exchange capa_;
 };
 
 /// AUTH with a SASL mechanism (RFC 5034), then CAPA again.
-class sasl_op final : public operation {
+class sasl_op final : public capa_tail_op {
 public:
     explicit sasl_op(std::unique_ptr<sasl::mechanism> mechanism) : mechanism_(std::move(mechanism))
     {
@@ -177,15 +162,18 @@ public:
             commands::auth_response(out, response_);
             cleanse(response_);
             return step::secret_command(response_kind::sasl, 0);
-        case phase::capa: return capa_.next(p, out);
+        case phase::capa: return capa(p, out);
         case phase::done: break;
         }
         return step::finished();
     }
 
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    /// Text the server sent during the exchange (e.g. an OAuth error), for diagnostics.
+    const std::string& diagnostic() const noexcept { return mechanism_->diagnostic(); }
+
+private:
+    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
-        if (phase_ == phase::capa) return capa_.on_reply(p, reply);
         switch (reply.status) {
         case reply_status::continuation:
             // After "*" the server must answer -ERR (RFC 5034 section 4); anything else
@@ -213,21 +201,7 @@ public:
         }
         return {};
     }
-    std::error_code on_line(protocol& p, std::string_view line) override
-    {
-        capa_.on_line(p, line);
-        return {};
-    }
-    std::error_code on_end(protocol& p) override
-    {
-        if (phase_ == phase::capa && capa_.sent()) capa_.on_end(p);
-        return {};
-    }
 
-    /// Text the server sent during the exchange (e.g. an OAuth error), for diagnostics.
-    const std::string& diagnostic() const noexcept { return mechanism_->diagnostic(); }
-
-private:
     step start(std::string& out)
     {
         const std::string name(mechanism_->name());
@@ -300,7 +274,6 @@ private:
     bool response_due_ = false;
     bool aborted_ = false;
     std::error_code abort_error_;
-    capa_exchange capa_;
 };
 
 /// Logs in with the method the options ask for (or the strongest allowed), enforcing

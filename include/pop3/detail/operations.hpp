@@ -35,72 +35,81 @@ inline std::error_code login_error(const server_reply& reply)
     return ec == errc::server_error ? make_error_code(errc::authentication_failed) : ec;
 }
 
-/// CAPA (RFC 2449 section 5), on its own or as the last phase of STLS and login.
-class capa_exchange {
+/// An operation whose last step is CAPA: after the greeting, STLS and login (what a
+/// server offers changes with TLS, RFC 2595 section 4, and with the user, RFC 2449
+/// section 5), or CAPA on its own. The CAPA reply is handled here, once.
+class capa_tail_op : public operation {
 public:
-    explicit capa_exchange(bool tolerate_err = true) : tolerate_err_(tolerate_err) {}
-
-    /// Appends CAPA once; afterwards says `finished`.
-    step next(protocol& p, std::string& out)
+    std::error_code on_reply(protocol& p, const server_reply& reply) final
     {
-        if (sent_) return step::finished();
-        sent_ = true;
+        if (!in_capa_) return on_command_reply(p, reply);
+        // Servers without CAPA (popa3d, solid-pop3d) answer -ERR: they have no extensions.
+        if (!reply.ok()) {
+            p.set_caps_known(true);
+            if (!tolerate_err_) fail(error_from_reply(reply));
+        }
+        return {};
+    }
+    std::error_code on_line(protocol& p, std::string_view line) final
+    {
+        // A malformed argument (say "LOGIN-DELAY soon") is kept as sent but not decoded;
+        // it must not stop the user from reading mail.
+        if (in_capa_) (void)p.caps().add_line(line);
+        return {};
+    }
+    std::error_code on_end(protocol& p) final
+    {
+        if (in_capa_) p.set_caps_known(true);
+        return {};
+    }
+
+protected:
+    explicit capa_tail_op(bool tolerate_err = true) : tolerate_err_(tolerate_err) {}
+
+    /// The reply to the operation's own command(s), before CAPA.
+    virtual std::error_code on_command_reply(protocol&, const server_reply&) { return {}; }
+
+    /// Sends CAPA the first time, then says `finished`.
+    step capa(protocol& p, std::string& out)
+    {
+        if (in_capa_) return step::finished();
+        in_capa_ = true;
         p.caps().clear();
         commands::capa(out);
         return step::command(response_kind::multi_line, body_mode::lines);
     }
 
-    /// Returns the error of a refused CAPA, unless refusals are tolerated.
-    std::error_code on_reply(protocol& p, const server_reply& reply)
-    {
-        // Servers without CAPA (popa3d, solid-pop3d) answer -ERR: they have no extensions.
-        if (!reply.ok()) {
-            p.set_caps_known(true);
-            if (!tolerate_err_) return error_from_reply(reply);
-        }
-        return {};
-    }
-
-    void on_line(protocol& p, std::string_view line)
-    {
-        // A malformed argument (say "LOGIN-DELAY soon") is kept as sent but not decoded;
-        // it must not stop the user from reading mail.
-        (void)p.caps().add_line(line);
-    }
-
-    void on_end(protocol& p) { p.set_caps_known(true); }
-
-    bool sent() const noexcept { return sent_; }
-
 private:
     bool tolerate_err_;
-    bool sent_ = false;
+    bool in_capa_ = false;
 };
 
 /// Reads the greeting (RFC 1939 section 4) and then asks CAPA. With implicit TLS
 /// (port 995) the TLS handshake comes first.
-class greeting_op final : public operation {
+class greeting_op final : public capa_tail_op {
 public:
     explicit greeting_op(bool implicit_tls = false) : implicit_tls_(implicit_tls) {}
 
     step next(protocol& p, std::string& out) override
     {
-        if (phase_ == phase::start && implicit_tls_ && !p.tls_active()) {
-            phase_ = phase::handshake;
-            return step::handshake();
-        }
-        if (phase_ == phase::handshake) return step::wait();
-        if (phase_ == phase::start) {
+        switch (phase_) {
+        case phase::start:
+            if (implicit_tls_ && !p.tls_active()) {
+                phase_ = phase::handshake;
+                return step::handshake();
+            }
             phase_ = phase::greeting;
             return step::expect(response_kind::single_line);
+        case phase::handshake: return step::wait();
+        case phase::greeting: break;
         }
-        if (error()) return step::finished();
-        phase_ = phase::capa;
-        return capa_.next(p, out);
+        return error() ? step::finished() : capa(p, out);
     }
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    void on_handshake(protocol&) override { phase_ = phase::start; }
+
+private:
+    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
-        if (phase_ == phase::capa) return capa_.on_reply(p, reply);
         if (!reply.ok()) {
             fail(error_from_reply(reply));
             return {};
@@ -110,23 +119,9 @@ public:
         p.set_state(session_state::authorization);
         return {};
     }
-    std::error_code on_line(protocol& p, std::string_view line) override
-    {
-        capa_.on_line(p, line);
-        return {};
-    }
-    std::error_code on_end(protocol& p) override
-    {
-        if (phase_ == phase::capa) capa_.on_end(p);
-        return {};
-    }
 
-    void on_handshake(protocol&) override { phase_ = phase::start; }
-
-private:
-    enum class phase { start, handshake, greeting, capa } phase_ = phase::start;
+    enum class phase { start, handshake, greeting } phase_ = phase::start;
     bool implicit_tls_;
-    capa_exchange capa_;
 };
 
 /// Common shape of operations that send one command in a required state.
@@ -283,121 +278,79 @@ private:
 };
 
 /// CAPA as a call of its own: allowed in AUTHORIZATION and TRANSACTION states.
-class capa_op final : public operation {
+class capa_op final : public capa_tail_op {
 public:
-    capa_op() : capa_(false) {}
+    capa_op() : capa_tail_op(false) {}
     using result_type = capabilities;
     result_type take_result(protocol& p) { return p.caps(); }
 
     step next(protocol& p, std::string& out) override
     {
-        if (!capa_.sent() && p.state() != session_state::authorization &&
+        if (!started_ && p.state() != session_state::authorization &&
             p.state() != session_state::transaction) {
             fail(errc::wrong_state);
             return step::finished();
         }
-        return capa_.next(p, out);
-    }
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
-    {
-        fail(capa_.on_reply(p, reply));
-        return {};
-    }
-    std::error_code on_line(protocol& p, std::string_view line) override
-    {
-        capa_.on_line(p, line);
-        return {};
-    }
-    std::error_code on_end(protocol& p) override
-    {
-        capa_.on_end(p);
-        return {};
+        started_ = true;
+        return capa(p, out);
     }
 
 private:
-    capa_exchange capa_;
+    bool started_ = false;
 };
 
 /// USER name / PASS secret (RFC 1939 section 7), then CAPA again: some servers
 /// advertise PIPELINING, TOP or UIDL only after login.
-class user_pass_op final : public operation {
+class user_pass_op final : public capa_tail_op {
 public:
     user_pass_op(std::string user, std::string password)
         : user_(std::move(user)), password_(std::move(password))
     {
     }
     user_pass_op(user_pass_op&&) = default;
-    ~user_pass_op() override { wipe(password_); }
+    ~user_pass_op() override { sasl::detail::cleanse(password_); }
 
     step next(protocol& p, std::string& out) override
     {
         if (error()) return step::finished();
         switch (phase_) {
-        case phase::start: {
-            if (p.state() != session_state::authorization) {
-                fail(errc::wrong_state);
+        case phase::start:
+            // login_op checked the state and refused CR, LF and NUL; USER also needs a
+            // non-empty name without spaces.
+            if (auto ec = commands::user(out, user_)) {
+                fail(ec);
                 return step::finished();
             }
-            // Check both arguments before the first byte goes out.
-            std::string scratch;
-            if (commands::user(scratch, user_) || commands::pass(scratch, password_)) {
-                wipe(scratch);
-                fail(errc::invalid_argument);
-                return step::finished();
-            }
-            wipe(scratch);
             phase_ = phase::user;
-            commands::user(out, user_);
             return step::command(response_kind::single_line);
-        }
         case phase::user: return step::wait();
         case phase::pass_due:
             phase_ = phase::pass;
             commands::pass(out, password_);
+            sasl::detail::cleanse(password_);
             return step::secret_command(response_kind::single_line, 4);
         case phase::pass: return step::wait();
-        case phase::capa: return capa_.next(p, out);
+        case phase::logged_in: break;
         }
-        return step::finished();
-    }
-
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
-    {
-        switch (phase_) {
-        case phase::user:
-            if (!reply.ok()) fail(login_error(reply));
-            phase_ = phase::pass_due;
-            return {};
-        case phase::pass:
-            if (!reply.ok()) {
-                fail(login_error(reply));
-                return {};
-            }
-            p.set_state(session_state::transaction);
-            phase_ = phase::capa;
-            return {};
-        case phase::capa: return capa_.on_reply(p, reply);
-        default: return make_error_code(errc::malformed_response);
-        }
-    }
-    std::error_code on_line(protocol& p, std::string_view line) override
-    {
-        capa_.on_line(p, line);
-        return {};
-    }
-    std::error_code on_end(protocol& p) override
-    {
-        if (phase_ == phase::capa && capa_.sent()) capa_.on_end(p);
-        return {};
+        return capa(p, out);
     }
 
 private:
-    static void wipe(std::string& s) noexcept { sasl::detail::cleanse(s); }
+    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
+    {
+        if (!reply.ok()) fail(login_error(reply));
+        if (phase_ == phase::user) {
+            phase_ = phase::pass_due;
+        } else if (reply.ok()) {
+            p.set_state(session_state::transaction);
+            phase_ = phase::logged_in;
+        }
+        return {};
+    }
 
-    enum class phase { start, user, pass_due, pass, capa } phase_ = phase::start;
+    enum class phase { start, user, pass_due, pass, logged_in } phase_ = phase::start;
     std::string user_;
     std::string password_;
-    capa_exchange capa_;
 };
 
 /// Collects a message into a string: `retr(n)` is `retr(n, sink)` with this sink.
@@ -628,7 +581,7 @@ private:
 };
 
 /// STLS (RFC 2595 section 4): the command, the TLS handshake, then CAPA again.
-class stls_op final : public operation {
+class stls_op final : public capa_tail_op {
 public:
     step next(protocol& p, std::string& out) override
     {
@@ -649,32 +602,21 @@ public:
         case phase::command: return step::wait();
         case phase::handshake_due: phase_ = phase::handshake; return step::handshake();
         case phase::handshake: return step::wait();
-        case phase::capa: return capa_.next(p, out);
+        case phase::secured: break;
         }
-        return step::finished();
+        return capa(p, out);
     }
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    void on_handshake(protocol&) override { phase_ = phase::secured; }
+
+private:
+    std::error_code on_command_reply(protocol&, const server_reply& reply) override
     {
-        if (phase_ == phase::capa) return capa_.on_reply(p, reply);
         if (!reply.ok()) fail(error_from_reply(reply));
         else phase_ = phase::handshake_due;
         return {};
     }
-    std::error_code on_line(protocol& p, std::string_view line) override
-    {
-        capa_.on_line(p, line);
-        return {};
-    }
-    std::error_code on_end(protocol& p) override
-    {
-        if (phase_ == phase::capa) capa_.on_end(p);
-        return {};
-    }
-    void on_handshake(protocol&) override { phase_ = phase::capa; }
 
-private:
-    enum class phase { start, command, handshake_due, handshake, capa } phase_ = phase::start;
-    capa_exchange capa_;
+    enum class phase { start, command, handshake_due, handshake, secured } phase_ = phase::start;
 };
 
 } // namespace pop3::detail
