@@ -4,7 +4,10 @@
 
 #include <pop3/client.hpp>
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
@@ -150,4 +153,29 @@ TEST_CASE("TLS modes need an ssl::stream")
     std::error_code ec;
     c.connect("127.0.0.1", "1", pop3::tls_mode::implicit, ec);
     CHECK(ec == pop3::errc::not_supported);
+}
+
+TEST_CASE("async: per-operation cancellation through a cancellation slot")
+{
+    silent_server server(greeting);
+    asio::io_context ioc;
+    pop3::client<tcp::socket> c{ioc};
+    c.connect("127.0.0.1", server.port(), pop3::tls_mode::none);
+    asio::cancellation_signal cancel;
+    std::error_code result;
+    bool done = false;
+    const pop3::login_options user_pass{pop3::auth_method::user, true, {}, {}, {}};
+    c.async_login("alice", "secret", user_pass,
+                  asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code ec) {
+                      result = ec;
+                      done = true;
+                  }));
+    asio::steady_timer later(ioc, 50ms);
+    later.async_wait([&](std::error_code) { cancel.emit(asio::cancellation_type::terminal); });
+    ioc.run_for(5s);
+    CHECK(done);
+    CHECK(result == asio::error::operation_aborted);
+    // Cancelled in the middle of an exchange: the session cannot be trusted any more.
+    CHECK(c.state() == pop3::session_state::broken);
+    c.stream().close();
 }
