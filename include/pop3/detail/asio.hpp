@@ -18,8 +18,13 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/system/error_code.hpp>
 namespace pop3 {
 namespace net = ::boost::asio;
+namespace detail {
+/// The error_code type Asio's own functions take and report: boost::system::error_code here.
+using net_error_code = ::boost::system::error_code;
+} // namespace detail
 } // namespace pop3
 #else
 #ifndef ASIO_STANDALONE
@@ -30,6 +35,7 @@ namespace net = ::boost::asio;
 #include <asio/buffer.hpp>
 #include <asio/compose.hpp>
 #include <asio/connect.hpp>
+#include <asio/error_code.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/ssl/error.hpp>
@@ -39,7 +45,30 @@ namespace net = ::boost::asio;
 #include <asio/write.hpp>
 namespace pop3 {
 namespace net = ::asio;
+namespace detail {
+/// The error_code type Asio's own functions take and report: std::error_code here.
+using net_error_code = ::asio::error_code;
+} // namespace detail
 } // namespace pop3
 #endif
+
+#include <system_error>
+
+namespace pop3::detail {
+
+// pop3's API speaks std::error_code. Boost.Asio's functions take and report
+// boost::system::error_code, which converts to std::error_code but cannot be assigned from one,
+// and Boost's error enums (net::error::eof, ...) compare only with Boost's error_code. So code
+// that calls Asio holds a net_error_code, and compares a std::error_code with an Asio error
+// through net_error(): `ec == net_error(net::error::eof)` works with either Asio.
+
+/// An Asio error value (`net::error::eof`, `net::ssl::error::stream_truncated`, ...) as a
+/// std::error_code.
+template <class AsioErrorEnum> std::error_code net_error(AsioErrorEnum e)
+{
+    return std::error_code(net_error_code(e));
+}
+
+} // namespace pop3::detail
 
 #endif // POP3_DETAIL_ASIO_HPP

@@ -1,0 +1,61 @@
+// leave_on_server: fetch only what is new, keep mail on the server for 14 days.
+//
+//     POP3_PASSWORD=... ./leave_on_server HOST USER STATE-FILE OUT-DIR [PORT=995] [CA-FILE]
+//     [DAYS=14]
+//
+// The UID store remembers which messages were fetched (and when first seen); the policy
+// says when to delete them from the server; fetch_new does the rest: no message is
+// deleted before `deliver` confirmed it stored, and none is delivered twice.
+#include <pop3/client.hpp>
+#include <pop3/fetch_new.hpp>
+#include <pop3/tls.hpp>
+#include <pop3/uid_store.hpp>
+
+#include <asio/io_context.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+int main(int argc, char** argv)
+{
+    const char* password = std::getenv("POP3_PASSWORD");
+    if (argc < 5 || password == nullptr) {
+        std::cerr << "usage: POP3_PASSWORD=... leave_on_server HOST USER STATE-FILE OUT-DIR [PORT] "
+                     "[CA-FILE] [DAYS]\n";
+        return 2;
+    }
+    const std::string out_dir = argv[4];
+    const unsigned days = argc > 7 ? static_cast<unsigned>(std::stoul(argv[7])) : 14;
+    try {
+        asio::io_context ioc;
+        pop3::tls_options trust; // the system trust store, unless a CA file is given
+        if (argc > 6) trust.ca_file = argv[6];
+        auto tls = pop3::make_tls_context(trust);
+        pop3::client<asio::ssl::stream<asio::ip::tcp::socket>> c{ioc, tls};
+        c.connect(argv[1], argc > 5 ? argv[5] : "995", pop3::tls_mode::implicit);
+        c.login(argv[2], password);
+
+        pop3::file_uid_store store(argv[3]); // locked: one run per account at a time
+        const auto policy = pop3::leave_policy::delete_older_than_days(days);
+
+        // Called once per new message; return success only once it is stored. (A real
+        // application would fsync, and use the UID to avoid a second copy when
+        // m.maybe_delivered is set: see fetch_new's documentation.)
+        auto deliver = [&](const pop3::fetched_message& m) -> std::error_code {
+            std::ofstream out(out_dir + "/" + std::string(m.uid) + ".eml", std::ios::binary);
+            out.write(m.bytes.data(), static_cast<std::streamsize>(m.bytes.size()));
+            out.close();
+            return out ? std::error_code{} : std::make_error_code(std::errc::io_error);
+        };
+        const auto result = pop3::fetch_new(c, store, policy, deliver);
+        std::cout << result.fetched << " new, " << result.deleted << " deleted from the server\n";
+    } catch (const pop3::error& e) {
+        std::cerr << "leave_on_server: " << e.code().message() << ' ' << e.reply().text << '\n';
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "leave_on_server: " << e.what() << '\n';
+        return 1;
+    }
+}

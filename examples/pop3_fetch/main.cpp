@@ -1,0 +1,742 @@
+// pop3-fetch: fetch mail from a POP3 server into a Maildir, an mbox file or stdout.
+//
+// Run `pop3-fetch --help` for the options and exit codes. The flow of one run:
+//   connect (TLS as asked) -> log in -> LIST + UIDL -> plan what is new (--keep: by UID,
+//   against the state file) -> RETR in pipelined batches, streaming each message into the
+//   destination, which makes it durable -> DELE what is stored (or, with --keep, what is
+//   older than --delete-after) -> QUIT, which makes the server delete it.
+// A message is only ever marked for deletion after it was durably stored, and deletion
+// only happens at QUIT: whatever goes wrong before, nothing is lost on the server.
+#include "errors.hpp"
+#include "json.hpp"
+#include "maildir.hpp"
+#include "mbox.hpp"
+#include "netrc.hpp"
+#include "options.hpp"
+#include "progress.hpp"
+#include "state.hpp"
+#include "storage.hpp"
+
+#include <pop3/auth.hpp>
+#include <pop3/client.hpp>
+#include <pop3/exception.hpp>
+#include <pop3/tls.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/ssl/stream.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <csignal>
+
+#include <pwd.h>
+#include <unistd.h>
+
+#ifndef POP3_FETCH_VERSION
+#define POP3_FETCH_VERSION "unknown"
+#endif
+
+namespace pop3_fetch {
+namespace {
+
+using tls_client = pop3::client<asio::ssl::stream<asio::ip::tcp::socket>>;
+
+/// Messages per RETR batch. Within a batch the commands are pipelined (when the server
+/// allows it); after each batch the state is saved and the stored messages are marked
+/// for deletion, which bounds the work a crash can make us repeat.
+constexpr std::size_t batch_size = 50;
+
+/// Control characters from the server must not reach the terminal raw.
+std::string printable(std::string_view s)
+{
+    std::string out;
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7F) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", u);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::string home_directory()
+{
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') return home;
+    if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_dir != nullptr)
+        return pw->pw_dir;
+    return ".";
+}
+
+// ---------------------------------------------------------------------------------------
+// Credentials
+// ---------------------------------------------------------------------------------------
+
+struct credentials {
+    std::string user;
+    std::string secret;
+    std::string source; ///< where the secret came from, for messages
+};
+
+std::string read_secret_file(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw usage_error("cannot read the password file " + path);
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) throw usage_error("the password file " + path + " is empty");
+    return line;
+}
+
+/// --password-file, then $POP3_PASSWORD, then the netrc entry for the host.
+credentials find_credentials(const options& o)
+{
+    credentials c;
+    c.user = o.user;
+    const std::string netrc_path =
+        o.netrc_file.empty() ? home_directory() + "/.netrc" : o.netrc_file;
+    if (!o.netrc_file.empty() && ::access(o.netrc_file.c_str(), R_OK) != 0)
+        throw usage_error("cannot read the netrc file " + o.netrc_file);
+    const auto netrc = lookup_netrc(netrc_path, o.host, o.user);
+
+    if (!o.password_file.empty()) {
+        c.secret = read_secret_file(o.password_file);
+        c.source = o.password_file;
+    } else if (const char* env = std::getenv("POP3_PASSWORD"); env != nullptr && *env != '\0') {
+        c.secret = env;
+        c.source = "POP3_PASSWORD";
+    } else if (netrc && !netrc->password.empty()) {
+        c.secret = netrc->password;
+        c.source = netrc_path;
+    }
+    if (c.user.empty() && netrc) c.user = netrc->login;
+    if (c.user.empty())
+        throw usage_error("no user name: give --user USER (or a login in " + netrc_path + ")");
+    if (c.secret.empty())
+        throw usage_error(std::string("no ") + (o.oauth() ? "OAuth token" : "password") +
+                          ": set POP3_PASSWORD, use --password-file FILE, or add \"machine " +
+                          o.host + " login " + c.user + " password ...\" to " + netrc_path);
+    return c;
+}
+
+// ---------------------------------------------------------------------------------------
+// Output: human text, or JSON Lines on stdout
+// ---------------------------------------------------------------------------------------
+
+struct summary {
+    std::uint32_t on_server = 0;
+    std::uint32_t fresh = 0; ///< messages not fetched before (all of them without --keep)
+    std::uint32_t fetched = 0;
+    std::uint64_t bytes = 0;
+    std::uint32_t deleted = 0;
+    std::uint32_t failed = 0;
+    std::string destination;
+    std::string state_file;
+};
+
+struct failure {
+    error_class cls;
+    std::string message;
+    std::string server_response;
+};
+
+class reporter {
+public:
+    explicit reporter(const options& o) : o_(o), start_(std::chrono::steady_clock::now()) {}
+
+    bool json() const noexcept { return o_.json; }
+
+    void record(const json::object& obj)
+    {
+        std::string line = obj.str();
+        line += '\n';
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fflush(stdout);
+    }
+
+    /// Human-readable text for the user: stdout, or stderr when stdout carries mail.
+    void say(const std::string& text)
+    {
+        if (o_.quiet || o_.json) return;
+        std::FILE* f = o_.to_stdout ? stderr : stdout;
+        std::fprintf(f, "%s\n", text.c_str());
+        std::fflush(f);
+    }
+
+    void warn(const std::string& text)
+    {
+        std::fprintf(stderr, "pop3-fetch: warning: %s\n", text.c_str());
+        std::fflush(stderr);
+    }
+
+    void error(const failure& f)
+    {
+        std::string text = "pop3-fetch: " + f.message;
+        if (!f.server_response.empty())
+            text += " (server said: " + printable(f.server_response) + ")";
+        std::fprintf(stderr, "%s\n", text.c_str());
+        std::fflush(stderr);
+    }
+
+    /// The last record of a JSON run; also for failures.
+    void final_record(const summary& s, const std::optional<failure>& f, exit_code code)
+    {
+        if (!o_.json) return;
+        json::object obj;
+        obj.add("type", "summary")
+            .add("ok", code == exit_code::ok)
+            .add("exit_code", static_cast<int>(code));
+        obj.add("host", o_.host).add("port", o_.port);
+        if (!o_.list) {
+            obj.add("on_server", s.on_server).add("new", s.fresh).add("fetched", s.fetched);
+            obj.add("bytes", s.bytes).add("deleted", s.deleted).add("failed", s.failed);
+            obj.add("kept_on_server", o_.keep);
+            if (!s.destination.empty()) obj.add("destination", s.destination);
+            if (!s.state_file.empty()) obj.add("state_file", s.state_file);
+        } else {
+            obj.add("on_server", s.on_server);
+        }
+        obj.add("seconds",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+        if (f) {
+            json::object err;
+            err.add("category", f->cls.category).add("message", f->message);
+            if (!f->server_response.empty()) err.add("server_response", f->server_response);
+            else err.add_null("server_response");
+            obj.add_raw("error", err.str());
+        }
+        record(obj);
+    }
+
+private:
+    const options& o_;
+    std::chrono::steady_clock::time_point start_;
+};
+
+// ---------------------------------------------------------------------------------------
+// One run
+// ---------------------------------------------------------------------------------------
+
+struct message_entry {
+    message_info info;
+    bool has_uid = false;
+};
+
+std::string sanitize_for_file_name(const std::string& s)
+{
+    std::string out;
+    for (char c : s)
+        out += (c == '/' || c == '\0' || static_cast<unsigned char>(c) < 0x20) ? '_' : c;
+    return out;
+}
+
+std::string default_state_file(const options& o, const std::string& user)
+{
+    const auto account = sanitize_for_file_name(user + "@" + o.host);
+    if (!o.maildir.empty()) {
+        auto dir = o.maildir;
+        while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+        return dir + "/.pop3-fetch-" + account + ".state";
+    }
+    return o.mbox + ".pop3-fetch-" + account + ".state";
+}
+
+class runner {
+public:
+    runner(const options& o, reporter& out) : o_(o), out_(out), progress_(false) {}
+
+    /// Returns the exit code; every error is reported here.
+    exit_code run()
+    {
+        std::optional<failure> failed;
+        exit_code code = exit_code::ok;
+        try {
+            code = o_.list ? list_messages() : fetch_messages();
+        } catch (...) {
+            progress_.finish();
+            failed = describe(std::current_exception());
+            code = failed->cls.code;
+            out_.error(*failed);
+        }
+        out_.final_record(summary_, failed, code);
+        return code;
+    }
+
+private:
+    // ---- connecting and logging in -----------------------------------------------------
+
+    void open_session()
+    {
+        phase_ = "loading the CA certificates";
+        for (const auto* f : {&o_.cafile, &o_.capath})
+            if (!f->empty() && ::access(f->c_str(), R_OK) != 0)
+                throw usage_error("cannot read " + *f);
+        tls_context_.emplace(pop3::make_tls_context(pop3::tls_options{o_.cafile, o_.capath}));
+        client_.emplace(ioc_, *tls_context_);
+        auto& c = *client_;
+        if (o_.insecure) {
+            out_.warn(
+                "--insecure: the server's certificate is NOT verified; anyone on the network path "
+                "can impersonate the server and read the password");
+            c.set_certificate_check(pop3::certificate_check::insecure_do_not_verify);
+        }
+        if (o_.tls_mode() == pop3::tls_mode::none && o_.allow_plaintext)
+            out_.warn("--tls none --allow-plaintext: the password travels unencrypted");
+        if (o_.timeout_seconds) {
+            const auto t = std::chrono::seconds(*o_.timeout_seconds);
+            c.set_timeouts(pop3::timeouts{t, t});
+        }
+        if (o_.trace) {
+            c.set_trace([](pop3::trace_direction d, std::string_view line) {
+                const std::string text =
+                    (d == pop3::trace_direction::sent ? "C: " : "S: ") + printable(line) + "\n";
+                std::fputs(text.c_str(), stderr);
+            });
+        }
+
+        phase_ = "connecting to " + o_.host + " port " + o_.port;
+        c.connect(o_.host, o_.port, o_.tls_mode());
+
+        phase_ = "logging in as " + cred_.user;
+        pop3::login_options lo;
+        lo.method = o_.auth;
+        lo.allow_plaintext = o_.allow_plaintext;
+        lo.host = o_.host;
+        lo.port = o_.port;
+        if (o_.oauth()) c.login_oauth(cred_.user, cred_.secret, lo);
+        else c.login(cred_.user, cred_.secret, lo);
+    }
+
+    /// LIST, and UIDL unless the server cannot (then messages have no UID).
+    std::vector<message_entry> scan(bool uids_required)
+    {
+        auto& c = *client_;
+        phase_ = "listing the messages (LIST)";
+        size_listing_ = c.list();
+        const auto& sizes = size_listing_;
+        std::map<pop3::message_number, std::string> uids;
+        phase_ = uids_required ? "listing unique IDs (UIDL, which --keep needs)"
+                               : "listing unique IDs (UIDL)";
+        try {
+            uid_listing_ = c.uidl();
+            for (const auto& u : uid_listing_) uids[u.number] = u.uid;
+        } catch (const pop3::error&) {
+            // Without --keep the UIDs only decorate the output; a server without UIDL
+            // (or one that refuses it) still works. A broken session does not.
+            if (uids_required || c.state() == pop3::session_state::broken) throw;
+        }
+        std::vector<message_entry> out;
+        out.reserve(sizes.size());
+        for (const auto& s : sizes) {
+            message_entry e;
+            e.info.number = s.number;
+            e.info.octets = s.octets;
+            if (const auto it = uids.find(s.number); it != uids.end()) {
+                e.info.uid = it->second;
+                e.has_uid = true;
+            }
+            out.push_back(std::move(e));
+        }
+        summary_.on_server = static_cast<std::uint32_t>(out.size());
+        return out;
+    }
+
+    void logout()
+    {
+        phase_ = "logging out (QUIT)";
+        client_->quit();
+    }
+
+    // ---- --list --------------------------------------------------------------------------
+
+    exit_code list_messages()
+    {
+        cred_ = find_credentials(o_);
+        open_session();
+        auto messages = scan(false);
+        if (o_.max && messages.size() > *o_.max) messages.resize(*o_.max);
+        std::string text;
+        for (const auto& m : messages) {
+            if (out_.json()) {
+                json::object obj;
+                obj.add("type", "message").add("number", m.info.number).add("size", m.info.octets);
+                if (m.has_uid) obj.add("uid", m.info.uid);
+                else obj.add_null("uid");
+                out_.record(obj);
+            } else {
+                text += std::to_string(m.info.number) + " " + std::to_string(m.info.octets) + " " +
+                        (m.has_uid ? printable(m.info.uid) : std::string("-")) + "\n";
+            }
+        }
+        if (!out_.json()) {
+            std::fputs(text.c_str(), stdout);
+            std::fflush(stdout);
+        }
+        logout();
+        return exit_code::ok;
+    }
+
+    // ---- fetching ------------------------------------------------------------------------
+
+    std::unique_ptr<destination> open_destination()
+    {
+        phase_ = "opening the destination";
+        if (!o_.maildir.empty()) return std::make_unique<maildir_destination>(o_.maildir);
+        if (!o_.mbox.empty()) return std::make_unique<mbox_destination>(o_.mbox);
+        return std::make_unique<mbox_destination>("-");
+    }
+
+    /// One message to fetch: its listing entry, and the store's view of it (--keep).
+    struct wanted_message {
+        const message_entry* entry = nullptr;
+        pop3::planned_message plan;
+    };
+
+    exit_code fetch_messages()
+    {
+        // Local things first: a bad password source, destination or state file should
+        // fail before the server is touched.
+        cred_ = find_credentials(o_);
+        dest_ = open_destination();
+        summary_.destination = o_.maildir.empty() ? (o_.mbox.empty() ? "-" : o_.mbox) : o_.maildir;
+        if (o_.keep) {
+            phase_ = "opening the state file";
+            const auto path =
+                o_.state_file.empty() ? default_state_file(o_, cred_.user) : o_.state_file;
+            const auto policy =
+                o_.delete_after_days
+                    ? pop3::leave_policy::delete_older_than_days(*o_.delete_after_days)
+                    : pop3::leave_policy::keep_forever();
+            state_ = std::make_unique<uid_state>(path, policy);
+            summary_.state_file = path;
+        }
+
+        open_session();
+        const auto messages = scan(o_.keep);
+        std::map<pop3::message_number, const message_entry*> by_number;
+        for (const auto& m : messages) by_number[m.info.number] = &m;
+
+        // ---- plan ----
+        const auto now = pop3::uid_clock_now();
+        std::vector<wanted_message> wanted;
+        std::vector<const message_entry*> expired; // --delete-after: stored long enough ago
+        if (state_) {
+            phase_ = "planning with the state file";
+            auto plan = state_->plan(uid_listing_, size_listing_, now);
+            for (const auto& d : plan.duplicates)
+                out_.warn("message " + std::to_string(d.number) + " shares its UID " +
+                          printable(d.uid) +
+                          " with another message; skipped (the server's UIDs are not unique)");
+            for (const auto& d : plan.invalid)
+                out_.warn("message " + std::to_string(d.number) + " has an unusable UID; skipped");
+            for (auto& m : plan.fetch) {
+                const auto it = by_number.find(m.number);
+                if (it != by_number.end()) wanted.push_back({it->second, std::move(m)});
+            }
+            for (const auto& m : plan.remove) {
+                const auto it = by_number.find(m.number);
+                if (it != by_number.end()) expired.push_back(it->second);
+            }
+        } else {
+            for (const auto& m : messages) wanted.push_back({&m, {}});
+        }
+        summary_.fresh = static_cast<std::uint32_t>(wanted.size());
+        if (o_.max && wanted.size() > *o_.max) wanted.resize(*o_.max);
+        if (state_) {
+            phase_ = "saving the state file";
+            std::vector<pop3::planned_message> starting;
+            for (const auto& w : wanted) starting.push_back(w.plan);
+            state_->starting(starting);
+        }
+
+        std::uint64_t total_bytes = 0;
+        for (const auto& w : wanted) total_bytes += w.entry->info.octets;
+        progress_ = progress_bar(!wanted.empty() && !o_.quiet && !o_.json && !o_.trace &&
+                                 !o_.no_progress && progress_bar::stderr_is_terminal());
+        progress_.start(static_cast<std::uint32_t>(wanted.size()), total_bytes);
+
+        // ---- fetch, batch by batch ----
+        std::vector<const message_entry*> marked; // DELE sent and accepted
+        for (std::size_t first = 0; first < wanted.size(); first += batch_size) {
+            const auto last = std::min(wanted.size(), first + batch_size);
+            std::vector<pop3::message_number> numbers;
+            std::map<pop3::message_number, const wanted_message*> batch;
+            for (auto i = first; i < last; ++i) {
+                numbers.push_back(wanted[i].entry->info.number);
+                batch[wanted[i].entry->info.number] = &wanted[i];
+            }
+
+            std::vector<const message_entry*> deletable; // stored, and the policy deletes them
+            std::exception_ptr storage_failure;
+            std::exception_ptr session_failure;
+            bool open = false;
+            std::uint64_t message_bytes = 0;
+            phase_ = "fetching messages (RETR)";
+            try {
+                client_->retr_many(numbers, [&](const pop3::message_part& part) -> std::error_code {
+                    const auto& w = *batch.at(part.number);
+                    const auto& entry = *w.entry;
+                    try {
+                        if (!part.end) {
+                            if (!open) {
+                                dest_->begin(entry.info);
+                                open = true;
+                                message_bytes = 0;
+                            }
+                            dest_->write(part.data);
+                            message_bytes += part.data.size();
+                            progress_.add_bytes(part.data.size());
+                            return {};
+                        }
+                        if (part.error) {
+                            if (open) dest_->abort();
+                            open = false;
+                            message_failed(entry, part.error);
+                            progress_.message_done();
+                            return {};
+                        }
+                        if (!open) {
+                            dest_->begin(entry.info); // an empty message
+                            message_bytes = 0;
+                        }
+                        open = false;
+                        const auto where = dest_->commit();
+                        // Durable in the destination: now (and only now) it may go.
+                        if (!state_ || state_->stored(w.plan, now)) deletable.push_back(&entry);
+                        ++summary_.fetched;
+                        summary_.bytes += message_bytes;
+                        progress_.message_done();
+                        if (out_.json()) {
+                            json::object obj;
+                            obj.add("type", "fetched").add("number", entry.info.number);
+                            if (entry.has_uid) obj.add("uid", entry.info.uid);
+                            else obj.add_null("uid");
+                            obj.add("size", message_bytes).add("path", where);
+                            out_.record(obj);
+                        }
+                        return {};
+                    } catch (const storage_error&) {
+                        if (open) dest_->abort();
+                        open = false;
+                        storage_failure = std::current_exception();
+                        return make_error_code(std::errc::io_error); // stops the batch
+                    }
+                });
+            } catch (const pop3::error&) {
+                session_failure = std::current_exception();
+            }
+            if (open) dest_->abort();
+
+            const bool usable = client_->state() == pop3::session_state::transaction;
+            if (!deletable.empty() && usable) mark_deleted(deletable, marked);
+            if (storage_failure) {
+                // The session is fine: commit the deletions of what was stored, then report.
+                finish_session(marked);
+                std::rethrow_exception(storage_failure);
+            }
+            if (session_failure) std::rethrow_exception(session_failure);
+        }
+        progress_.finish();
+
+        if (!expired.empty()) mark_deleted(expired, marked);
+        finish_session(marked);
+        report_summary();
+        return summary_.failed != 0 ? exit_code::server : exit_code::ok;
+    }
+
+    void message_failed(const message_entry& entry, const std::error_code& ec)
+    {
+        ++summary_.failed;
+        const auto cls = classify(ec);
+        const std::string text =
+            "message " + std::to_string(entry.info.number) +
+            (entry.has_uid ? " (UID " + printable(entry.info.uid) + ")" : std::string()) +
+            " could not be fetched: " + ec.message();
+        progress_.finish();
+        std::fprintf(stderr, "pop3-fetch: %s\n", text.c_str());
+        if (out_.json()) {
+            json::object obj;
+            obj.add("type", "message_error").add("number", entry.info.number);
+            if (entry.has_uid) obj.add("uid", entry.info.uid);
+            else obj.add_null("uid");
+            obj.add("category", cls.category).add("message", ec.message());
+            out_.record(obj);
+        }
+    }
+
+    /// DELE, pipelined. If the server refuses one (the message vanished: another session
+    /// deleted it), RSET and mark again one by one, to know exactly which are marked.
+    void mark_deleted(const std::vector<const message_entry*>& which,
+                      std::vector<const message_entry*>& marked)
+    {
+        phase_ = "marking messages for deletion (DELE)";
+        std::vector<pop3::message_number> numbers;
+        for (const auto* m : which) numbers.push_back(m->info.number);
+        try {
+            client_->dele_many(numbers);
+            marked.insert(marked.end(), which.begin(), which.end());
+            return;
+        } catch (const pop3::error&) {
+            if (client_->state() != pop3::session_state::transaction) throw;
+        }
+        phase_ = "unmarking messages (RSET) after a refused DELE";
+        client_->rset();
+        auto again = marked;
+        again.insert(again.end(), which.begin(), which.end());
+        marked.clear();
+        phase_ = "marking messages for deletion (DELE)";
+        for (const auto* m : again) {
+            try {
+                client_->dele(m->info.number);
+                marked.push_back(m);
+            } catch (const pop3::error& e) {
+                if (client_->state() != pop3::session_state::transaction) throw;
+                message_failed(*m, e.code());
+            }
+        }
+    }
+
+    /// QUIT; when the server confirms, the marked messages are gone. (Their UIDs stay in
+    /// the state until the next run sees they are gone from the server and forgets them.)
+    void finish_session(const std::vector<const message_entry*>& marked)
+    {
+        logout();
+        summary_.deleted = static_cast<std::uint32_t>(marked.size());
+        if (!out_.json()) return;
+        for (const auto* m : marked) {
+            json::object obj;
+            obj.add("type", "deleted").add("number", m->info.number);
+            if (m->has_uid) obj.add("uid", m->info.uid);
+            else obj.add_null("uid");
+            out_.record(obj);
+        }
+    }
+
+    void report_summary()
+    {
+        const auto& s = summary_;
+        std::string text;
+        if (s.fetched == 0 && s.failed == 0) {
+            text = "0 new messages";
+            if (s.on_server != 0)
+                text += " (" + std::to_string(s.on_server) + " on the server" +
+                        (o_.keep ? ", all fetched before)" : ")");
+        } else {
+            text = std::to_string(s.fetched) + " new message" + (s.fetched == 1 ? "" : "s") +
+                   " fetched (" + human_bytes(static_cast<double>(s.bytes)) + ") into " +
+                   dest_->describe();
+            if (s.fresh > s.fetched + s.failed)
+                text += "; " + std::to_string(s.fresh - s.fetched - s.failed) +
+                        " more left for the next run (--max)";
+            if (s.failed != 0) text += "; " + std::to_string(s.failed) + " failed";
+        }
+        if (s.deleted != 0) text += "; " + std::to_string(s.deleted) + " deleted on the server";
+        else if (o_.keep && s.fetched != 0) text += "; kept on the server";
+        out_.say(text);
+    }
+
+    // ---- errors --------------------------------------------------------------------------
+
+    failure describe(const std::exception_ptr& ep)
+    {
+        failure f;
+        try {
+            std::rethrow_exception(ep);
+        } catch (const usage_error& e) {
+            f.cls = {exit_code::usage, "usage"};
+            f.message = e.what();
+        } catch (const storage_error& e) {
+            f.cls = {exit_code::storage, "storage"};
+            f.message = std::string(e.what());
+        } catch (const pop3::error& e) {
+            f.cls = classify(e.code());
+            f.message = error_text(e.code());
+            const auto& r = e.reply();
+            if (!r.text.empty() || !r.code.text.empty())
+                f.server_response = (r.code.text.empty() ? "" : "[" + r.code.text + "] ") + r.text;
+        } catch (const std::system_error& e) {
+            f.cls = classify(e.code());
+            if (phase_ == "loading the CA certificates") f.cls = {exit_code::tls, "tls"};
+            f.message = error_text(e.code());
+        } catch (const std::exception& e) {
+            f.cls = {exit_code::failure, "internal"};
+            f.message = phase_.empty() ? e.what() : phase_ + ": " + e.what();
+        }
+        return f;
+    }
+
+    std::string error_text(const std::error_code& ec)
+    {
+        long verify = X509_V_OK;
+        if (client_) verify = SSL_get_verify_result(client_->stream().native_handle());
+        std::string text = phase_ + ": " + ec.message();
+        const auto h = hint(ec, o_, phase_.rfind("connecting", 0) == 0, verify);
+        if (!h.empty()) text += " -- " + h;
+        return text;
+    }
+
+    const options& o_;
+    reporter& out_;
+    credentials cred_;
+    std::string phase_;
+    asio::io_context ioc_;
+    std::optional<asio::ssl::context> tls_context_;
+    std::optional<tls_client> client_;
+    std::unique_ptr<destination> dest_;
+    std::unique_ptr<uid_state> state_;
+    progress_bar progress_;
+    summary summary_;
+    std::vector<pop3::message_size> size_listing_;
+    std::vector<pop3::message_uid> uid_listing_;
+};
+
+} // namespace
+} // namespace pop3_fetch
+
+int main(int argc, char** argv)
+{
+    using namespace pop3_fetch;
+    // A closed stdout (`pop3-fetch --stdout | head`) must be a write error (exit code 7,
+    // nothing deleted, a clean QUIT), not death by SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
+    options o;
+    try {
+        o = parse_options(argc, argv);
+    } catch (const usage_error& e) {
+        std::fprintf(stderr, "pop3-fetch: %s\nTry 'pop3-fetch --help'.\n", e.what());
+        return static_cast<int>(exit_code::usage);
+    }
+    if (o.help) {
+        std::fputs(help_text(), stdout);
+        return 0;
+    }
+    if (o.version) {
+        std::printf("pop3-fetch %s\n", POP3_FETCH_VERSION);
+        return 0;
+    }
+    try {
+        reporter out(o);
+        runner r(o, out);
+        return static_cast<int>(r.run());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "pop3-fetch: internal error: %s\n", e.what());
+        return static_cast<int>(exit_code::failure);
+    }
+}

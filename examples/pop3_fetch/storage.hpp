@@ -1,0 +1,167 @@
+// pop3-fetch: local storage basics shared by the Maildir, mbox and state-file writers:
+// the storage_error exception, POSIX file helpers that retry EINTR, and the interface of
+// a message destination.
+#ifndef POP3_FETCH_STORAGE_HPP
+#define POP3_FETCH_STORAGE_HPP
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace pop3_fetch {
+
+/// A local file system failure (exit code 7). `what()` names the file and the operation.
+class storage_error : public std::system_error {
+public:
+    storage_error(int errno_value, const std::string& what)
+        : std::system_error(errno_value, std::generic_category(), what)
+    {
+    }
+    storage_error(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
+};
+
+[[noreturn]] inline void throw_errno(const std::string& what)
+{
+    throw storage_error(errno, what);
+}
+
+/// Writes all of `data` to `fd`, retrying short writes and EINTR.
+inline void write_all(int fd, std::string_view data, const std::string& path)
+{
+    while (!data.empty()) {
+        const auto n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot write " + path);
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+/// fsync(2), retrying EINTR. EINVAL/ENOTSUP (a pipe, a terminal, /dev/null) is not an error:
+/// such a file has nothing to make durable.
+inline void sync_fd(int fd, const std::string& path)
+{
+    while (::fsync(fd) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EINVAL || errno == ENOTSUP || errno == EROFS) return;
+        throw_errno("cannot fsync " + path);
+    }
+}
+
+/// Makes a rename or a new directory entry in `dir` durable.
+inline void sync_dir(const std::string& dir)
+{
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw_errno("cannot open directory " + dir);
+    try {
+        sync_fd(fd, dir);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+}
+
+/// The directory part of a path ("." when there is none).
+inline std::string parent_dir(const std::string& path)
+{
+    const auto slash = path.find_last_of('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+/// mkdir -p with `mode` for the directories it creates.
+inline void make_dirs(const std::string& path, mode_t mode = 0700)
+{
+    if (path.empty()) return;
+    std::string partial;
+    std::size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        partial = path.substr(0, pos);
+        if (partial.empty() || partial == "/") continue;
+        if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST)
+            throw_errno("cannot create directory " + partial);
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw_errno("cannot access " + path);
+    if (!S_ISDIR(st.st_mode)) throw storage_error(ENOTDIR, path + " is not a directory");
+}
+
+/// A write buffer in front of a file descriptor: messages arrive in small chunks.
+class fd_writer {
+public:
+    fd_writer() = default;
+    fd_writer(int fd, std::string path) : fd_(fd), path_(std::move(path))
+    {
+        buffer_.reserve(capacity);
+    }
+
+    void write(std::string_view data)
+    {
+        if (buffer_.size() + data.size() > capacity) {
+            flush();
+            if (data.size() >= capacity) {
+                write_all(fd_, data, path_);
+                return;
+            }
+        }
+        buffer_.append(data);
+    }
+    void put(char c)
+    {
+        if (buffer_.size() >= capacity) flush();
+        buffer_ += c;
+    }
+    void flush()
+    {
+        if (buffer_.empty()) return;
+        std::string pending;
+        pending.swap(buffer_);
+        buffer_.reserve(capacity);
+        write_all(fd_, pending, path_);
+    }
+    /// Drops what was not written yet (after an error).
+    void discard() noexcept { buffer_.clear(); }
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    static constexpr std::size_t capacity = 64 * 1024;
+    int fd_ = -1;
+    std::string path_;
+    std::string buffer_;
+};
+
+/// What the fetcher knows about a message when it starts storing it.
+struct message_info {
+    std::uint32_t number = 0;
+    std::string uid;          ///< empty when the server has no UIDL
+    std::uint64_t octets = 0; ///< as LIST reported it
+};
+
+/// Where fetched messages go. For each message: `begin`, any number of `write`, then
+/// `commit` (the message is durably stored when it returns) or `abort` (nothing of it is
+/// left behind). Every failure throws storage_error.
+class destination {
+public:
+    virtual ~destination() = default;
+    virtual void begin(const message_info& info) = 0;
+    virtual void write(std::string_view chunk) = 0;
+    /// Makes the message durable; returns where it went (a file name) for the report.
+    virtual std::string commit() = 0;
+    virtual void abort() noexcept = 0;
+    /// A short human description, e.g. "Maildir demo-mail".
+    virtual std::string describe() const = 0;
+};
+
+} // namespace pop3_fetch
+
+#endif // POP3_FETCH_STORAGE_HPP

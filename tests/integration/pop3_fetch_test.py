@@ -1,0 +1,622 @@
+#!/usr/bin/env python3
+"""pop3-fetch against the Dovecot of dovecot.sh (registered in ctest as pop3_fetch_test).
+
+    POP3_TEST_ENV=DIR/env POP3_TEST_SCRIPT=.../dovecot.sh python3 pop3_fetch_test.py PATH/TO/pop3-fetch
+
+Checks Maildir and mbox contents byte for byte against DIR/expected/<user>/<n>.eml (mbox after
+the documented mboxrd transformation), --keep twice, deletion after storing, --max, --list,
+--json, netrc and password files, the trace's redaction, the progress bar (only on a
+terminal) and every documented exit code. Python 3 standard library only.
+"""
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+FETCH = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
+ENV = {}
+RESULTS = {"passed": 0, "failed": 0}
+SCRATCH = tempfile.mkdtemp(prefix="pop3-fetch-test.")
+
+
+def load_env():
+    with open(os.environ["POP3_TEST_ENV"]) as f:
+        for line in f:
+            line = line.strip()
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                ENV[k] = v
+
+
+def manifest(user):
+    """[(number, uid, octets, bytes)] in message-number order."""
+    out = []
+    with open(os.path.join(ENV["POP3_TEST_EXPECTED"], user + ".tsv")) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            number, uid, octets, path = line.rstrip("\n").split("\t")
+            with open(path, "rb") as m:
+                out.append((int(number), uid, int(octets), m.read()))
+    return out
+
+
+def reset(user):
+    subprocess.run(["bash", os.environ["POP3_TEST_SCRIPT"], "reset", ENV["POP3_TEST_DIR"], user],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def fetch(*args, password=None, user="alice", env_extra=None, tls=True, timeout=300):
+    """Runs pop3-fetch; returns CompletedProcess (bytes). Defaults: STLS on the plain port."""
+    env = {k: v for k, v in os.environ.items() if k != "POP3_PASSWORD"}
+    env["HOME"] = os.path.join(SCRATCH, "home-empty")  # no ~/.netrc unless a test makes one
+    os.makedirs(env["HOME"], exist_ok=True)
+    if password is not None:
+        env["POP3_PASSWORD"] = password
+    if env_extra:
+        env.update(env_extra)
+    cmd = [FETCH, "--host", ENV["POP3_TEST_HOST"]]
+    if user is not None:
+        cmd += ["--user", user]
+    if tls:
+        cmd += ["--port", ENV["POP3_TEST_PORT"], "--cafile", ENV["POP3_TEST_CA"]]
+    cmd += list(args)
+    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+def expect_rc(p, rc, what):
+    if p.returncode != rc:
+        raise AssertionError("%s: exit code %d, expected %d\nstdout: %s\nstderr: %s"
+                             % (what, p.returncode, rc, p.stdout[-2000:], p.stderr[-2000:]))
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def json_lines(p):
+    """Every stdout line must be one JSON object; the last one is the summary."""
+    records = [json.loads(line) for line in p.stdout.decode("utf-8").splitlines()]
+    check(records, "no JSON output")
+    for r in records:
+        check(isinstance(r, dict) and "type" in r, "record without type: %r" % r)
+    check(records[-1]["type"] == "summary", "last record is not the summary: %r" % records[-1])
+    check(sum(1 for r in records if r["type"] == "summary") == 1, "more than one summary")
+    return records
+
+
+def maildir_messages(d):
+    """Maildir new/ files in delivery order (time.pid_seq.host: sorted by time, then seq)."""
+    names = os.listdir(os.path.join(d, "new"))
+
+    def key(name):
+        m = re.match(r"^(\d+)\.(\d+)_(\d+)\.", name)
+        check(m, "Maildir name %r is not time.pid_seq.host" % name)
+        return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+
+    out = []
+    for name in sorted(names, key=key):
+        with open(os.path.join(d, "new", name), "rb") as f:
+            out.append(f.read())
+    return out
+
+
+def mboxrd(body):
+    """The documented transformation of one message (without its From_ line)."""
+    body = body.replace(b"\r\n", b"\n")
+    body = re.sub(rb"(?m)^(>*From )", rb">\1", body)
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    return body + b"\n"
+
+
+FROM_LINE = re.compile(rb"From (\S+) (Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}\n")
+
+
+def check_mbox(data, expected_bodies):
+    """data must be From_ line + mboxrd(body) for every body, in order. Returns the senders."""
+    at = 0
+    senders = []
+    for i, body in enumerate(expected_bodies):
+        m = FROM_LINE.match(data, at)
+        check(m, "message %d: no valid From_ line at offset %d: %r" % (i + 1, at, data[at:at + 80]))
+        senders.append(m.group(1).decode())
+        at = m.end()
+        want = mboxrd(body)
+        got = data[at:at + len(want)]
+        if got != want:
+            diff = next((k for k in range(min(len(got), len(want))) if got[k] != want[k]), min(len(got), len(want)))
+            raise AssertionError("mbox message %d differs at byte %d: got %r want %r"
+                                 % (i + 1, diff, got[diff:diff + 40], want[diff:diff + 40]))
+        at += len(want)
+    check(at == len(data), "mbox has %d extra bytes at the end" % (len(data) - at))
+    return senders
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ------------------------------------------------------------------------------------------------
+# Tests
+# ------------------------------------------------------------------------------------------------
+
+def test_maildir_keep_twice():
+    """STLS + --cafile into a Maildir, byte-equal; --keep again fetches nothing new."""
+    expected = manifest("alice")
+    d = os.path.join(SCRATCH, "maildir-keep")
+    p = fetch("--maildir", d, "--keep", password="secret-alice")
+    expect_rc(p, 0, "first --keep run")
+    check(b"13 new messages fetched" in p.stdout, "summary: %r" % p.stdout)
+    for sub in ("cur", "new", "tmp"):
+        check(os.path.isdir(os.path.join(d, sub)), "Maildir lacks %s/" % sub)
+    got = maildir_messages(d)
+    check(len(got) == len(expected), "%d files in new/, expected %d" % (len(got), len(expected)))
+    for (number, _, _, body), data in zip(expected, got):
+        check(data == body, "Maildir message %d differs from the expected bytes" % number)
+    check(os.listdir(os.path.join(d, "tmp")) == [], "tmp/ not empty")
+    check(any(n.startswith(".pop3-fetch-alice@") and n.endswith(".state") for n in os.listdir(d)),
+          "no default state file in the Maildir: %r" % os.listdir(d))
+
+    p = fetch("--maildir", d, "--keep", "--json", password="secret-alice")
+    expect_rc(p, 0, "second --keep run")
+    s = json_lines(p)[-1]
+    check(s["ok"] is True and s["exit_code"] == 0, "summary %r" % s)
+    check(s["fetched"] == 0 and s["new"] == 0 and s["on_server"] == 13, "second run fetched: %r" % s)
+    check(len(maildir_messages(d)) == 13, "second run changed the Maildir")
+    p = fetch("--maildir", d, "--keep", password="secret-alice")
+    expect_rc(p, 0, "third --keep run")
+    check(b"0 new messages" in p.stdout, "human summary: %r" % p.stdout)
+
+
+def test_mbox_implicit_tls():
+    """Implicit TLS into an mbox: mboxrd transformation byte-checked; --max and --keep."""
+    expected = manifest("alice")
+    path = os.path.join(SCRATCH, "alice.mbox")
+    common = ["--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit", "--cafile", ENV["POP3_TEST_CA"],
+              "--mbox", path, "--keep"]
+    p = fetch(*common, "--max", "5", "--json", password="secret-alice", tls=False)
+    expect_rc(p, 0, "mbox --max 5")
+    records = json_lines(p)
+    fetched = [r for r in records if r["type"] == "fetched"]
+    check([r["number"] for r in fetched] == [1, 2, 3, 4, 5], "fetched %r" % fetched)
+    check([r["uid"] for r in fetched] == [e[1] for e in expected[:5]], "UIDs in JSON")
+    check(records[-1]["new"] == 13 and records[-1]["fetched"] == 5, "summary %r" % records[-1])
+    p = fetch(*common, password="secret-alice", tls=False)
+    expect_rc(p, 0, "mbox rest")
+    check(b"8 new messages fetched" in p.stdout, "summary: %r" % p.stdout)
+    with open(path, "rb") as f:
+        check_mbox(f.read(), [e[3] for e in expected])
+    p = fetch(*common, password="secret-alice", tls=False)
+    expect_rc(p, 0, "mbox nothing new")
+    with open(path, "rb") as f:
+        check_mbox(f.read(), [e[3] for e in expected])
+
+
+QUOTING_MESSAGE = (
+    b"Return-Path: <envelope@example.org>\r\n"
+    b"From: Quoting Test <header@example.org>\r\n"
+    b"Subject: mboxrd quoting\r\n"
+    b"\r\n"
+    b"From the start of a line\r\n"
+    b">From one arrow\r\n"
+    b">>From two arrows\r\n"
+    b" From after a space (not quoted)\r\n"
+    b"From\r\n"
+    b"Fromage\r\n"
+    b">>>Fro\r\n"
+    b">\r\n"
+    b"From \r\n"
+    b"..From dot-stuffed on the wire\r\n"
+    b"bare CR\rFrom after a bare CR (same line: not quoted)\r\n"
+    b"From the last line\r\n"
+)
+
+
+def test_mbox_from_quoting():
+    """A message with ^>*From lines, delivered into scratch's Maildir: mboxrd quoting, the
+    sender from Return-Path, and Maildir bytes unchanged."""
+    reset("scratch")
+    expected = manifest("scratch")
+    maildir = os.path.join(ENV["POP3_TEST_DIR"], "home", "scratch", "Maildir")
+    st = os.stat(maildir)
+    path = os.path.join(maildir, "new", "1700000000.M1P1.pop3-fetch-test")
+    try:
+        with open(path, "wb") as f:
+            f.write(QUOTING_MESSAGE)
+        os.chown(path, st.st_uid, st.st_gid)
+        mbox = os.path.join(SCRATCH, "quoting.mbox")
+        p = fetch("--mbox", mbox, "--keep", user="scratch", password="secret-scratch")
+        expect_rc(p, 0, "mbox with From lines")
+        with open(mbox, "rb") as f:
+            data = f.read()
+        senders = check_mbox(data, [e[3] for e in expected] + [QUOTING_MESSAGE])
+        check(senders[-1] == "envelope@example.org", "From_ sender %r" % senders[-1])
+        check(b"\n>From the start of a line\n>>From one arrow\n>>>From two arrows\n From after" in data,
+              "quoting as documented")
+        d = os.path.join(SCRATCH, "maildir-quoting")
+        p = fetch("--maildir", d, "--keep", user="scratch", password="secret-scratch")
+        expect_rc(p, 0, "Maildir with From lines")
+        check(maildir_messages(d)[-1] == QUOTING_MESSAGE, "Maildir must keep the bytes unchanged")
+    finally:
+        reset("scratch")
+
+
+def test_state_locked():
+    """A second run on the same state (the lock is held) fails at once with exit code 7."""
+    import fcntl
+    d = os.path.join(SCRATCH, "maildir-locked")
+    state = os.path.join(SCRATCH, "locked.state")
+    with open(state + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        p = fetch("--maildir", d, "--keep", "--state", state, password="secret-alice")
+        expect_rc(p, 7, "state in use")
+        check(b"in use" in p.stderr, "stderr: %r" % p.stderr)
+    p = fetch("--maildir", d, "--keep", "--state", state, password="secret-alice")
+    expect_rc(p, 0, "state free again")
+
+
+def test_stdout_and_delete():
+    """Without --keep, messages are deleted once stored; --stdout writes mboxrd."""
+    reset("scratch")
+    expected = manifest("scratch")
+    try:
+        p = fetch("--stdout", user="scratch", password="secret-scratch")
+        expect_rc(p, 0, "--stdout")
+        check_mbox(p.stdout, [e[3] for e in expected])
+        check(b"deleted on the server" in p.stderr, "summary goes to stderr with --stdout: %r" % p.stderr)
+        p = fetch("--list", "--json", user="scratch", password="secret-scratch")
+        expect_rc(p, 0, "--list after delete")
+        records = json_lines(p)
+        check(records[-1]["on_server"] == 0, "scratch not empty after fetch without --keep: %r" % records)
+    finally:
+        reset("scratch")
+
+
+def test_storage_failure_keeps_mail():
+    """/dev/full as mbox: exit 7, and nothing is deleted on the server."""
+    reset("scratch")
+    try:
+        p = fetch("--mbox", "/dev/full", user="scratch", password="secret-scratch")
+        expect_rc(p, 7, "--mbox /dev/full")
+        check(b"No space left" in p.stderr, "stderr: %r" % p.stderr)
+        p = fetch("--list", user="scratch", password="secret-scratch")
+        expect_rc(p, 0, "--list")
+        check(len(p.stdout.splitlines()) == 10, "scratch lost mail after a storage error: %r" % p.stdout)
+        # A Maildir under a regular file cannot be created.
+        blocker = os.path.join(SCRATCH, "plain-file")
+        open(blocker, "w").close()
+        p = fetch("--maildir", os.path.join(blocker, "md"), "--json", user="scratch", password="secret-scratch")
+        expect_rc(p, 7, "Maildir under a file")
+        s = json_lines(p)[-1]
+        check(s["ok"] is False and s["exit_code"] == 7 and s["error"]["category"] == "storage", "summary %r" % s)
+    finally:
+        reset("scratch")
+
+
+def test_delete_after():
+    """--keep --delete-after 0 deletes what is stored; the state forgets it afterwards."""
+    reset("scratch")
+    try:
+        state = os.path.join(SCRATCH, "scratch.state")
+        d = os.path.join(SCRATCH, "maildir-scratch")
+        p = fetch("--maildir", d, "--keep", "--state", state, "--json", user="scratch", password="secret-scratch")
+        expect_rc(p, 0, "--keep on scratch")
+        check(json_lines(p)[-1]["fetched"] == 10, "first run")
+        p = fetch("--maildir", d, "--delete-after", "0", "--state", state, "--json", user="scratch",
+                  password="secret-scratch")
+        expect_rc(p, 0, "--delete-after 0")
+        records = json_lines(p)
+        check(records[-1]["fetched"] == 0 and records[-1]["deleted"] == 10, "summary %r" % records[-1])
+        check(len([r for r in records if r["type"] == "deleted"]) == 10, "deleted records")
+        p = fetch("--list", user="scratch", password="secret-scratch")
+        check(p.stdout == b"", "scratch not empty: %r" % p.stdout)
+        check(len(maildir_messages(d)) == 10, "Maildir")
+    finally:
+        reset("scratch")
+
+
+def test_list_json_and_plain():
+    expected = manifest("alice")
+    p = fetch("--list", password="secret-alice")
+    expect_rc(p, 0, "--list")
+    lines = p.stdout.decode().splitlines()
+    check(lines == ["%d %d %s" % (n, o, u) for n, u, o, _ in expected], "--list output %r" % lines)
+    p = fetch("--list", "--json", "--max", "3", password="secret-alice")
+    expect_rc(p, 0, "--list --json")
+    records = json_lines(p)
+    msgs = [r for r in records if r["type"] == "message"]
+    check([(r["number"], r["size"], r["uid"]) for r in msgs] == [(n, o, u) for n, u, o, _ in expected[:3]],
+          "--list --json %r" % msgs)
+
+
+def test_credentials_sources():
+    """~/.netrc (machine and default), --password-file; never the command line."""
+    home = os.path.join(SCRATCH, "home-netrc")
+    os.makedirs(home, exist_ok=True)
+    netrc = os.path.join(home, ".netrc")
+    with open(netrc, "w") as f:
+        f.write("machine example.org login bob password nope\n"
+                "machine %s\n  login alice\n  password secret-alice\n" % ENV["POP3_TEST_HOST"])
+    os.chmod(netrc, 0o600)
+    p = fetch("--list", user=None, env_extra={"HOME": home})
+    expect_rc(p, 0, "netrc machine entry (user from netrc)")
+    with open(netrc, "w") as f:
+        f.write("machine example.org login bob password nope\ndefault login alice password secret-alice\n")
+    p = fetch("--list", env_extra={"HOME": home})
+    expect_rc(p, 0, "netrc default entry")
+    pwfile = os.path.join(SCRATCH, "pw")
+    with open(pwfile, "w") as f:
+        f.write("secret-alice\n")
+    p = fetch("--list", "--password-file", pwfile, password="wrong")
+    expect_rc(p, 0, "--password-file wins over POP3_PASSWORD")
+    p = fetch("--list")
+    expect_rc(p, 2, "no password anywhere")
+    p = fetch("--list", "--password", "secret-alice")
+    expect_rc(p, 2, "--password on the command line")
+
+
+def test_trace_redacts():
+    for method in ("plain", "user", "scram-sha-256"):
+        p = fetch("--list", "--trace", "--auth", method, password="secret-alice")
+        expect_rc(p, 0, "--trace --auth " + method)
+        err = p.stderr
+        check(b"C: " in err and b"S: +OK" in err, "no trace: %r" % err[:300])
+        check(b"secret-alice" not in err, "password in the trace (%s)" % method)
+        import base64
+        check(base64.b64encode(b"\0alice\0secret-alice") not in err, "PLAIN blob in the trace")
+
+
+def test_progress_only_on_terminal():
+    d = os.path.join(SCRATCH, "maildir-progress-pipe")
+    p = fetch("--maildir", d, "--keep", password="secret-alice")
+    expect_rc(p, 0, "pipe")
+    check(p.stderr == b"", "stderr not empty when it is not a terminal: %r" % p.stderr)
+    # Now with stderr on a pseudo-terminal.
+    d = os.path.join(SCRATCH, "maildir-progress-tty")
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items()}
+    env.update({"POP3_PASSWORD": "secret-alice", "TERM": "xterm", "HOME": SCRATCH})
+    proc = subprocess.Popen([FETCH, "--host", ENV["POP3_TEST_HOST"], "--port", ENV["POP3_TEST_PORT"],
+                             "--cafile", ENV["POP3_TEST_CA"], "--user", "alice", "--maildir", d, "--keep"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    tty = b""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            tty += chunk
+        elif proc.poll() is not None:
+            break
+    out = proc.communicate(timeout=60)[0]
+    os.close(master)
+    check(proc.returncode == 0, "tty run failed: %r %r" % (out, tty))
+    check(b"13/13 msgs" in tty and b"\r" in tty, "no progress bar on a terminal: %r" % tty[-300:])
+
+
+def test_exit_codes():
+    # 2: usage
+    p = fetch("--maildir", "/tmp/x", "--bogus", password="x")
+    expect_rc(p, 2, "unknown option")
+    p = subprocess.run([FETCH, "--maildir", "/tmp/x"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect_rc(p, 2, "no --host")
+    p = fetch("--list", "--tls", "sometimes", password="x")
+    expect_rc(p, 2, "bad --tls")
+    # 3: authentication
+    p = fetch("--list", "--json", password="wrong-password")
+    expect_rc(p, 3, "wrong password")
+    s = json_lines(p)[-1]
+    check(s["error"]["category"] == "authentication" and "AUTH" in (s["error"]["server_response"] or "") or
+          s["error"]["category"] == "authentication", "summary %r" % s)
+    # 4: TLS: certificate not trusted (no --cafile), wrong host name, STLS not offered,
+    # plaintext password refused without TLS.
+    p = fetch("--list", "--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit", password="secret-alice", tls=False)
+    expect_rc(p, 4, "untrusted certificate")
+    check(b"--cafile" in p.stderr, "no hint: %r" % p.stderr)
+    p = subprocess.run([FETCH, "--host", "127.0.0.2", "--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit",
+                        "--cafile", ENV["POP3_TEST_CA"], "--user", "alice", "--list"],
+                       env=dict(os.environ, POP3_PASSWORD="secret-alice"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect_rc(p, 4, "certificate for another host name")
+    p = fetch("--list", "--port", ENV["POP3_TEST_NOSTLS_PORT"], "--tls", "starttls", "--cafile", ENV["POP3_TEST_CA"],
+              password="secret-alice", tls=False)
+    expect_rc(p, 4, "STLS required, not offered")
+    p = fetch("--list", "--port", ENV["POP3_TEST_NOSTLS_PORT"], "--tls", "none", "--auth", "user",
+              password="secret-alice", tls=False)
+    expect_rc(p, 4, "USER/PASS without TLS and without --allow-plaintext")
+    p = fetch("--list", "--port", ENV["POP3_TEST_NOSTLS_PORT"], "--tls", "none", "--auth", "user",
+              "--allow-plaintext", password="secret-alice", tls=False)
+    expect_rc(p, 0, "USER/PASS without TLS with --allow-plaintext")
+    p = fetch("--list", "--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit", "--insecure",
+              password="secret-alice", tls=False)
+    expect_rc(p, 0, "--insecure")
+    check(b"warning" in p.stderr and b"NOT verified" in p.stderr, "--insecure warning: %r" % p.stderr)
+    # 5: network: closed port; a server that never answers (--timeout).
+    p = fetch("--list", "--port", str(free_port()), "--tls", "none", password="x", tls=False)
+    expect_rc(p, 5, "closed port")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        t0 = time.time()
+        p = fetch("--list", "--port", str(silent.getsockname()[1]), "--tls", "none", "--timeout", "1",
+                  "--json", password="x", tls=False)
+        expect_rc(p, 5, "silent server with --timeout 1")
+        check(time.time() - t0 < 10, "--timeout 1 took %.1fs" % (time.time() - t0))
+        check(json_lines(p)[-1]["error"]["category"] == "network", "category")
+    finally:
+        silent.close()
+
+
+def delete_in_other_session(user, number):
+    s = socket.create_connection((ENV["POP3_TEST_HOST"], int(ENV["POP3_TEST_NOSTLS_PORT"])), timeout=10)
+    f = s.makefile("rwb")
+    f.readline()
+    for c in (b"USER " + user.encode(), b"PASS secret-" + user.encode(), b"DELE %d" % number, b"QUIT"):
+        f.write(c + b"\r\n")
+        f.flush()
+        reply = f.readline()
+        check(reply.startswith(b"+OK"), "helper session: %r -> %r" % (c, reply))
+    s.close()
+
+
+class vanishing_proxy:
+    """Forwards one connection to Dovecot's plain port without STLS; just before it forwards
+    "RETR <n>", another session deletes message n, so the server really answers -ERR."""
+
+    def __init__(self, user, number):
+        self.user, self.number = user, number
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        try:
+            client, _ = self.listener.accept()
+        except OSError:
+            return
+        server = socket.create_connection((ENV["POP3_TEST_HOST"], int(ENV["POP3_TEST_NOSTLS_PORT"])))
+        trigger = b"RETR %d\r\n" % self.number
+        pending = b""
+        socks = [client, server]
+        try:
+            while True:
+                r, _, _ = select.select(socks, [], [], 30)
+                if not r:
+                    return
+                for sock in r:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is server:
+                        client.sendall(data)
+                        continue
+                    pending += data
+                    # Forward whole lines; act on the trigger before it reaches the server.
+                    while b"\n" in pending:
+                        line, pending = pending.split(b"\n", 1)
+                        line += b"\n"
+                        if line == trigger:
+                            delete_in_other_session(self.user, self.number)
+                        server.sendall(line)
+        finally:
+            client.close()
+            server.close()
+
+    def close(self):
+        self.listener.close()
+        self.thread.join(10)
+
+
+def test_server_error():
+    """Exit code 6: RETR of a message another session deleted (Dovecot: -ERR Message 3
+    expunged.): the others are stored and deleted, the failure is reported; and a server
+    that breaks the protocol."""
+    reset("scratch")
+    expected = manifest("scratch")
+    proxy = vanishing_proxy("scratch", 3)
+    try:
+        d = os.path.join(SCRATCH, "maildir-vanished")
+        p = fetch("--maildir", d, "--json", "--port", str(proxy.port), "--tls", "none", user="scratch",
+                  password="secret-scratch", tls=False)
+        expect_rc(p, 6, "a message vanished")
+        records = json_lines(p)
+        errors = [r for r in records if r["type"] == "message_error"]
+        check([(r["number"], r["category"]) for r in errors] == [(3, "server")], "message errors %r" % errors)
+        s = records[-1]
+        check(s["fetched"] == 9 and s["failed"] == 1 and s["deleted"] == 9 and s["exit_code"] == 6, "summary %r" % s)
+        got = maildir_messages(d)
+        check(got == [e[3] for e in expected if e[0] != 3], "Maildir contents after a vanished message")
+        check(b"message 3" in p.stderr, "stderr: %r" % p.stderr)
+    finally:
+        proxy.close()
+        reset("scratch")
+    # A server that breaks the protocol (a fake one): also exit code 6.
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+
+    def serve():
+        conn, _ = lsock.accept()
+        conn.sendall(b"HELLO this is not POP3\r\n")
+        time.sleep(1)
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        p = fetch("--list", "--port", str(lsock.getsockname()[1]), "--tls", "none", password="x", tls=False)
+        expect_rc(p, 6, "malformed greeting")
+    finally:
+        t.join(5)
+        lsock.close()
+
+
+TESTS = [
+    test_maildir_keep_twice,
+    test_mbox_implicit_tls,
+    test_mbox_from_quoting,
+    test_state_locked,
+    test_stdout_and_delete,
+    test_storage_failure_keeps_mail,
+    test_delete_after,
+    test_list_json_and_plain,
+    test_credentials_sources,
+    test_trace_redacts,
+    test_progress_only_on_terminal,
+    test_exit_codes,
+    test_server_error,
+]
+
+
+def main():
+    if FETCH is None or not os.access(FETCH, os.X_OK):
+        print("usage: pop3_fetch_test.py PATH/TO/pop3-fetch", file=sys.stderr)
+        return 2
+    load_env()
+    only = os.environ.get("POP3_FETCH_TEST_ONLY")
+    try:
+        for t in TESTS:
+            if only and only not in t.__name__:
+                continue
+            t0 = time.time()
+            try:
+                t()
+                RESULTS["passed"] += 1
+                print("PASS %s (%.1fs)" % (t.__name__, time.time() - t0), flush=True)
+            except Exception:
+                RESULTS["failed"] += 1
+                print("FAIL %s" % t.__name__, flush=True)
+                traceback.print_exc()
+    finally:
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+    print("%d passed, %d failed" % (RESULTS["passed"], RESULTS["failed"]))
+    return 0 if RESULTS["failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,491 @@
+// pop3::fetch_new against an in-memory POP3 server: the order of effects (record intent ->
+// RETR -> deliver -> record stored -> DELE -> QUIT), failures of the delivery callback and
+// of the store, servers without UIDL, refused DELE/RETR, and the connection cut at every
+// byte in both directions followed by reruns: never a lost, never a duplicated message.
+#include "../catch.hpp"
+#include "leave_on_server_fake.hpp"
+
+#include <pop3/fetch_new.hpp>
+
+#include <asio/io_context.hpp>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+using pop3::leave_policy;
+using pop3_test::fake_message;
+using pop3_test::fake_server;
+using pop3_test::fake_stream;
+using client_type = pop3::client<fake_stream>;
+
+namespace {
+
+const pop3::uid_time now = pop3::uid_time(std::chrono::seconds(1700000000));
+
+std::vector<fake_message> sample_mailbox()
+{
+    return {
+        {"uid-1", "Subject: one\r\n\r\nfirst\r\n"},
+        {"uid-2", "Subject: two\r\n\r\n.leading dot\r\n.\r\nafter a lone dot\r\n"},
+        {"dup", "Subject: dup A\r\n\r\nA\r\n"},
+        {std::string(300, 'L') + "\xe9\xff", "Subject: long 8-bit uid\r\n\r\nbody\r\n"},
+        {"dup", "Subject: dup B\r\n\r\nB\r\n"},
+        {"uid-6", "Subject: six\r\n\r\n" + std::string(2000, 'x') + "\r\n"},
+    };
+}
+
+/// The application's storage: every copy ever stored, per UID.
+struct app_storage {
+    std::map<std::string, std::vector<std::string>> copies;
+    std::size_t violations = 0; ///< a second copy delivered WITHOUT maybe_delivered
+    std::size_t calls = 0;
+    std::vector<std::string>* events = nullptr;
+    std::size_t fail_call = 0; ///< 1-based call that fails (0: none)
+    bool throw_instead = false;
+
+    std::error_code operator()(const pop3::fetched_message& m)
+    {
+        ++calls;
+        const std::string uid(m.uid);
+        if (events) events->push_back("D:" + uid + (m.maybe_delivered ? ":maybe" : ""));
+        if (calls == fail_call) {
+            if (throw_instead) throw std::runtime_error("delivery blew up");
+            return std::make_error_code(std::errc::no_space_on_device);
+        }
+        auto& list = copies[uid];
+        if (!list.empty()) {
+            if (m.maybe_delivered) return {}; // idempotent: already have it
+            ++violations;
+        }
+        list.emplace_back(m.bytes);
+        return {};
+    }
+};
+
+/// A memory store that logs its writes and can fail the N-th one.
+class logging_store final : public pop3::uid_store {
+public:
+    pop3::memory_uid_store inner;
+    std::vector<std::string>* events = nullptr;
+    std::size_t applies = 0;
+    std::size_t fail_apply = 0; ///< 1-based apply that fails (0: none)
+
+    std::size_t size() const noexcept override { return inner.size(); }
+
+protected:
+    std::optional<pop3::uid_entry> do_find(std::string_view uid, std::error_code& ec) const override
+    {
+        return inner.find(uid, ec);
+    }
+    void do_for_each(const std::function<void(std::string_view, const pop3::uid_entry&)>& f,
+                     std::error_code& ec) const override
+    {
+        inner.for_each(f, ec);
+    }
+    void do_apply(const std::vector<pop3::uid_change>& changes, std::error_code& ec) override
+    {
+        if (++applies == fail_apply) {
+            ec = std::make_error_code(std::errc::io_error);
+            return;
+        }
+        inner.apply(changes, ec);
+        if (events && !ec)
+            for (const auto& c : changes)
+                events->push_back("R:" + c.uid + ":" +
+                                  (!c.entry ? "forget" : c.entry->stored ? "stored" : "pending"));
+    }
+};
+
+struct run_outcome {
+    std::error_code ec;
+    pop3::fetch_result result;
+};
+
+/// One session: connect, log in, fetch_new.
+run_outcome run(const std::shared_ptr<fake_server>& server, pop3::uid_store& store,
+                app_storage& app, const leave_policy& policy,
+                const pop3::fetch_options& options = {})
+{
+    asio::io_context ioc;
+    client_type c{ioc.get_executor(), server};
+    run_outcome out;
+    c.read_greeting(out.ec);
+    pop3::login_options plain; // the fake server offers USER/PASS only, without TLS
+    plain.allow_plaintext = true;
+    if (!out.ec) c.login("user", "pass", plain, out.ec);
+    if (out.ec) return out;
+    auto opts = options;
+    opts.now = now;
+    out.result = pop3::fetch_new(c, store, policy, std::ref(app), opts, out.ec);
+    return out;
+}
+
+std::shared_ptr<fake_server> make_server(bool pipelining = false)
+{
+    auto s = std::make_shared<fake_server>();
+    s->mailbox = sample_mailbox();
+    s->pipelining = pipelining;
+    return s;
+}
+
+std::size_t count(const std::vector<std::string>& v, const std::string& prefix)
+{
+    return static_cast<std::size_t>(std::count_if(
+        v.begin(), v.end(), [&](const std::string& s) { return s.rfind(prefix, 0) == 0; }));
+}
+
+std::size_t index_of(const std::vector<std::string>& v, const std::string& item)
+{
+    const auto it = std::find(v.begin(), v.end(), item);
+    REQUIRE(it != v.end());
+    return static_cast<std::size_t>(it - v.begin());
+}
+
+/// Invariants that must hold after ANY run, however it ended.
+void check_never_lost(const std::vector<fake_message>& original, const fake_server& server,
+                      const app_storage& app)
+{
+    CHECK(app.violations == 0);
+    for (const auto& m : original) {
+        const bool on_server = std::any_of(server.mailbox.begin(), server.mailbox.end(),
+                                           [&](const fake_message& s) { return s.body == m.body; });
+        if (on_server) continue;
+        // Deleted from the server: it must be stored locally, byte for byte.
+        const auto it = app.copies.find(m.uid);
+        REQUIRE(it != app.copies.end());
+        CHECK(it->second.front() == m.body);
+    }
+    for (const auto& [uid, list] : app.copies) CHECK(uid != "dup"); // never a duplicate UID
+}
+
+/// After reruns until success: every unique message stored exactly once, byte-identical,
+/// the server holds what the policy says, and the store says "stored" for each.
+void check_done(const std::vector<fake_message>& original, const fake_server& server,
+                const app_storage& app, const pop3::uid_store& store, bool deletes)
+{
+    check_never_lost(original, server, app);
+    std::size_t unique = 0;
+    for (const auto& m : original) {
+        if (m.uid == "dup") continue;
+        ++unique;
+        const auto it = app.copies.find(m.uid);
+        REQUIRE(it != app.copies.end());
+        CHECK(it->second.size() == 1);
+        CHECK(it->second.front() == m.body);
+        const bool on_server =
+            std::any_of(server.mailbox.begin(), server.mailbox.end(),
+                        [&](const fake_message& s) { return s.uid == m.uid; });
+        const auto e = store.find(m.uid);
+        if (on_server) { // a UID gone from the server may have been forgotten since
+            REQUIRE(e);
+            CHECK(e->stored);
+        }
+    }
+    CHECK(app.copies.size() == unique);
+    std::vector<std::string> left;
+    for (const auto& m : server.mailbox) left.push_back(m.uid + m.body);
+    std::vector<std::string> expected;
+    for (const auto& m : original)
+        if (!deletes || m.uid == "dup") expected.push_back(m.uid + m.body);
+    CHECK(left == expected);
+}
+
+} // namespace
+
+TEST_CASE("fetch_new: order of effects is intent, RETR, deliver, stored, DELE, QUIT", "[leave]")
+{
+    for (const bool pipelining : {false, true}) {
+        INFO("pipelining " << pipelining);
+        std::vector<std::string> events;
+        auto server = make_server(pipelining);
+        server->events = &events;
+        logging_store store;
+        store.events = &events;
+        app_storage app;
+        app.events = &events;
+        const auto original = server->mailbox;
+        const auto out = run(server, store, app, leave_policy::delete_after_fetch());
+        REQUIRE_FALSE(out.ec);
+        CHECK(out.result.fetched == 4);
+        CHECK(out.result.deleted == 4);
+        CHECK(out.result.skipped_duplicates == 2);
+        REQUIRE(out.result.duplicates.size() == 2);
+        CHECK(out.result.duplicates[0].number == 3);
+        CHECK(out.result.quit_confirmed);
+        CHECK(out.result.failures.empty());
+        check_done(original, *server, app, store, true);
+
+        for (const auto& [number, uid] : std::vector<std::pair<int, std::string>>{
+                 {1, "uid-1"}, {2, "uid-2"}, {4, original[3].uid}, {6, "uid-6"}}) {
+            const auto n = std::to_string(number);
+            const auto intent = index_of(events, "R:" + uid + ":pending");
+            const auto retr = index_of(events, "C:RETR " + n);
+            const auto delivered = index_of(events, "D:" + uid);
+            const auto stored = index_of(events, "R:" + uid + ":stored");
+            const auto dele = index_of(events, "C:DELE " + n);
+            CHECK(intent < retr);
+            CHECK(delivered < stored);
+            CHECK(stored < dele);
+            CHECK(dele < index_of(events, "C:QUIT"));
+        }
+        CHECK(count(events, "C:RETR 3") == 0); // duplicates are never fetched
+        CHECK(count(events, "C:RETR 5") == 0);
+
+        // A rerun fetches nothing and changes nothing but forgetting the deleted UIDs.
+        events.clear();
+        const auto again = run(server, store, app, leave_policy::delete_after_fetch());
+        REQUIRE_FALSE(again.ec);
+        CHECK(again.result.fetched == 0);
+        CHECK(again.result.deleted == 0);
+        CHECK(again.result.forgotten == 4);
+        CHECK(count(events, "C:RETR") == 0);
+        CHECK(store.size() == 0);
+        check_done(original, *server, app, store, true);
+    }
+}
+
+TEST_CASE("fetch_new: keep_forever leaves the mailbox alone; a rerun fetches nothing",
+          "[leave]")
+{
+    auto server = make_server(true);
+    const auto original = server->mailbox;
+    pop3::memory_uid_store store;
+    app_storage app;
+    auto out = run(server, store, app, leave_policy::keep_forever());
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 4);
+    CHECK(out.result.deleted == 0);
+    check_done(original, *server, app, store, false);
+    const auto commands = server->commands.size();
+    out = run(server, store, app, leave_policy::keep_forever());
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 0);
+    CHECK(count(std::vector<std::string>(server->commands.begin() + static_cast<long>(commands),
+                                         server->commands.end()),
+                "RETR") == 0);
+    check_done(original, *server, app, store, false);
+}
+
+TEST_CASE("fetch_new: a failed delivery stops the run without DELE or QUIT", "[leave]")
+{
+    auto server = make_server();
+    const auto original = server->mailbox;
+    pop3::memory_uid_store store;
+    app_storage app;
+    app.fail_call = 2;
+    auto out = run(server, store, app, leave_policy::delete_after_fetch());
+    CHECK(out.ec == std::errc::no_space_on_device);
+    CHECK(out.result.error == out.ec);
+    CHECK(out.result.fetched == 1);
+    CHECK_FALSE(out.result.quit_confirmed);
+    CHECK(count(server->commands, "DELE") == 0);
+    CHECK(count(server->commands, "QUIT") == 0);
+    CHECK(server->closed_by_client);
+    CHECK(server->mailbox.size() == original.size());
+    CHECK(store.find("uid-1")->stored);
+    CHECK_FALSE(store.find("uid-2")->stored); // started, never confirmed
+
+    // The rerun delivers uid-2 again, flagged, and finishes.
+    std::vector<std::string> events;
+    app.events = &events;
+    out = run(server, store, app, leave_policy::delete_after_fetch());
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 3);
+    // The intent for all four was recorded in one batch before the first RETR, so the
+    // three never confirmed are all flagged; the application's dedupe makes that safe.
+    CHECK(out.result.redelivered == 3);
+    CHECK(index_of(events, "D:uid-2:maybe") < events.size());
+    CHECK(app.copies["uid-2"].size() == 1);
+    check_done(original, *server, app, store, true);
+}
+
+TEST_CASE("fetch_new: quit_after_failure deletes what was recorded, then QUITs", "[leave]")
+{
+    auto server = make_server(true);
+    const auto original = server->mailbox;
+    pop3::memory_uid_store store;
+    app_storage app;
+    app.fail_call = 3;
+    pop3::fetch_options options;
+    options.quit_after_failure = true;
+    const auto out = run(server, store, app, leave_policy::delete_after_fetch(), options);
+    CHECK(out.ec == std::errc::no_space_on_device);
+    CHECK(out.result.quit_confirmed);
+    CHECK(out.result.fetched == 2);
+    CHECK(out.result.deleted == 2);
+    CHECK(server->mailbox.size() == original.size() - 2);
+    CHECK_FALSE(server->closed_by_client);
+    check_never_lost(original, *server, app);
+}
+
+TEST_CASE("fetch_new: a throwing delivery closes the connection and propagates", "[leave]")
+{
+    auto server = make_server();
+    pop3::memory_uid_store store;
+    app_storage app;
+    app.fail_call = 1;
+    app.throw_instead = true;
+    CHECK_THROWS_AS(run(server, store, app, leave_policy::delete_after_fetch()),
+                    std::runtime_error);
+    CHECK(server->closed_by_client);
+    CHECK(count(server->commands, "QUIT") == 0);
+    CHECK(server->mailbox.size() == sample_mailbox().size());
+}
+
+TEST_CASE("fetch_new: already_stored confirms an unconfirmed delivery without RETR",
+          "[leave]")
+{
+    auto server = make_server();
+    const auto original = server->mailbox;
+    pop3::memory_uid_store store;
+    store.record("uid-2", pop3::uid_entry{now, false, false, std::nullopt});
+    app_storage app;
+    app.copies["uid-2"].push_back(original[1].body); // the earlier run did store it
+    std::vector<std::string> asked;
+    pop3::fetch_options options;
+    options.already_stored = [&](std::string_view uid) {
+        asked.emplace_back(uid);
+        return app.copies.count(std::string(uid)) != 0;
+    };
+    const auto out = run(server, store, app, leave_policy::delete_after_fetch(), options);
+    REQUIRE_FALSE(out.ec);
+    CHECK(asked == std::vector<std::string>{"uid-2"}); // only unconfirmed UIDs are asked
+    CHECK(out.result.confirmed == 1);
+    CHECK(out.result.fetched == 3);
+    CHECK(count(server->commands, "RETR 2") == 0);
+    CHECK(out.result.deleted == 4);
+    check_done(original, *server, app, store, true);
+}
+
+TEST_CASE("fetch_new: servers without UIDL get not_supported and nothing happens", "[leave]")
+{
+    for (const bool advertised : {false, true}) {
+        auto server = make_server();
+        server->uidl_supported = false;
+        server->advertise_uidl = advertised;
+        pop3::memory_uid_store store;
+        app_storage app;
+        const auto out = run(server, store, app, leave_policy::delete_after_fetch());
+        CHECK(out.ec == pop3::errc::not_supported);
+        CHECK(count(server->commands, "RETR") == 0);
+        CHECK(count(server->commands, "QUIT") == 0);
+        CHECK(app.calls == 0);
+        CHECK(store.size() == 0);
+        CHECK(count(server->commands, "UIDL") == (advertised ? 1u : 0u));
+    }
+}
+
+TEST_CASE("fetch_new: a refused RETR or DELE is a per-message failure, counted exactly",
+          "[leave]")
+{
+    auto server = make_server(true);
+    server->refuse_retr = {2};
+    server->refuse_dele = {6};
+    const auto original = server->mailbox;
+    pop3::memory_uid_store store;
+    app_storage app;
+    auto out = run(server, store, app, leave_policy::delete_after_fetch());
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 3);
+    CHECK(out.result.deleted == 2); // 1 and 4; 6 refused
+    REQUIRE(out.result.failures.size() == 2);
+    CHECK(out.result.failures[0].number == 2);
+    CHECK(out.result.failures[0].error == pop3::errc::server_error);
+    CHECK(out.result.failures[1].number == 6);
+    CHECK(server->mailbox.size() == original.size() - 2);
+    check_never_lost(original, *server, app);
+
+    server->refuse_retr.clear();
+    server->refuse_dele.clear();
+    out = run(server, store, app, leave_policy::delete_after_fetch());
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 1);
+    CHECK(out.result.redelivered == 1); // uid-2's intent was recorded before its RETR
+    check_done(original, *server, app, store, true);
+}
+
+TEST_CASE("fetch_new: refuses a client that is not logged in", "[leave]")
+{
+    asio::io_context ioc;
+    auto server = make_server();
+    client_type c{ioc.get_executor(), server};
+    pop3::memory_uid_store store;
+    app_storage app;
+    std::error_code ec;
+    pop3::fetch_new(c, store, leave_policy::keep_forever(), std::ref(app), ec);
+    CHECK(ec == pop3::errc::wrong_state);
+    CHECK_THROWS_AS(pop3::fetch_new(c, store, leave_policy::keep_forever(), std::ref(app)),
+                    pop3::error);
+}
+
+TEST_CASE("fetch_new: the store failing at every write, then reruns: nothing lost or doubled",
+          "[leave]")
+{
+    for (const auto& policy : {leave_policy::delete_after_fetch(), leave_policy::keep_forever()}) {
+        const bool deletes = policy.what == leave_policy::rule::delete_after_fetch;
+        for (std::size_t fail = 1; fail <= 8; ++fail) {
+            INFO("apply " << fail << " fails, deletes " << deletes);
+            auto server = make_server(fail % 2 == 0);
+            const auto original = server->mailbox;
+            logging_store store;
+            store.fail_apply = fail;
+            app_storage app;
+            auto out = run(server, store, app, policy);
+            check_never_lost(original, *server, app);
+            for (int attempt = 0; attempt < 3 && (out.ec || out.result.fetched > 0); ++attempt)
+                out = run(server, store, app, policy);
+            REQUIRE_FALSE(out.ec);
+            check_done(original, *server, app, store, deletes);
+        }
+    }
+}
+
+TEST_CASE("fetch_new: the connection cut at every byte, both directions, then reruns",
+          "[leave]")
+{
+    std::size_t faults = 0;
+    for (const bool pipelining : {false, true}) {
+        for (const auto& policy :
+             {leave_policy::delete_after_fetch(), leave_policy::keep_forever()}) {
+            const bool deletes = policy.what == leave_policy::rule::delete_after_fetch;
+            // How many bytes a clean session moves each way.
+            std::size_t c2s = 0, s2c = 0;
+            {
+                auto server = make_server(pipelining);
+                pop3::memory_uid_store store;
+                app_storage app;
+                REQUIRE_FALSE(run(server, store, app, policy).ec);
+                c2s = server->c2s_total;
+                s2c = server->s2c_total;
+            }
+            for (const bool client_side : {true, false}) {
+                const auto total = client_side ? c2s : s2c;
+                // Every byte on the client side; every third on the (longer) server side.
+                for (std::size_t cut = 0; cut < total; cut += client_side ? 1 : 3) {
+                    INFO("pipelining " << pipelining << " deletes " << deletes << " cut "
+                                       << (client_side ? "c2s " : "s2c ") << cut);
+                    auto server = make_server(pipelining);
+                    const auto original = server->mailbox;
+                    (client_side ? server->cut_c2s : server->cut_s2c) = cut;
+                    pop3::memory_uid_store store;
+                    app_storage app;
+                    auto out = run(server, store, app, policy);
+                    if (server->cut_fired) ++faults;
+                    CHECK(out.ec); // every cut before the last byte is noticed
+                    check_never_lost(original, *server, app);
+                    server->cut_c2s.reset();
+                    server->cut_s2c.reset();
+                    for (int attempt = 0; attempt < 3 && (out.ec || out.result.fetched > 0);
+                         ++attempt)
+                        out = run(server, store, app, policy);
+                    REQUIRE_FALSE(out.ec);
+                    check_done(original, *server, app, store, deletes);
+                }
+            }
+        }
+    }
+    CHECK(faults > 1500);
+}

@@ -1,0 +1,470 @@
+// pop3::file_uid_store and pop3::memory_uid_store: round trips, reopening, torn last
+// records recovered, damage reported (never treated as empty), the account lock, write
+// failures, compaction.
+#include "../catch.hpp"
+
+#include <pop3/uid_store.hpp>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <csignal>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using pop3::file_uid_store;
+using pop3::store_errc;
+using pop3::uid_entry;
+using pop3::uid_time;
+
+namespace {
+
+/// A fresh directory under /tmp, removed at the end of the test.
+struct temp_dir {
+    fs::path path;
+    temp_dir()
+    {
+        std::string tmpl = (fs::temp_directory_path() / "pop3-leave-XXXXXX").string();
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~temp_dir()
+    {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+uid_time at(long long seconds) { return uid_time(std::chrono::seconds(seconds)); }
+
+uid_entry stored_at(long long seconds) { return uid_entry{at(seconds), true, false, std::nullopt}; }
+
+std::map<std::string, uid_entry> contents(const pop3::uid_store& store)
+{
+    std::map<std::string, uid_entry> out;
+    store.for_each([&](std::string_view uid, const uid_entry& e) { out.emplace(uid, e); });
+    return out;
+}
+
+std::string slurp(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void spit(const std::string& path, const std::string& bytes)
+{
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+}
+
+/// UIDs that stress the encoding: 8-bit bytes, DEL, every printable, the longest the
+/// parser accepts by default, and longer.
+std::vector<std::string> awkward_uids()
+{
+    std::string all_bytes;
+    for (int c = 0x21; c <= 0xff; ++c) all_bytes.push_back(static_cast<char>(c));
+    return {"a",
+            "000000016553f101",
+            "\xc3\xa4\xc3\xb6\xc3\xbc-utf8",
+            "\xff\xfe\x80\x81",
+            std::string(512, 'x'),
+            std::string(5000, '\xe9'),
+            all_bytes,
+            "with.dots%and+signs/\\\"'"};
+}
+
+} // namespace
+
+TEST_CASE("file_uid_store: a new store is created empty and reports it", "[leave]")
+{
+    temp_dir dir;
+    pop3::store_open_report report;
+    file_uid_store store;
+    std::error_code ec;
+    store.open(dir.file("acct.uids"), ec, {}, &report);
+    REQUIRE_FALSE(ec);
+    CHECK(report.created);
+    CHECK(store.size() == 0);
+    CHECK(fs::exists(dir.file("acct.uids")));
+    CHECK(fs::exists(dir.file("acct.uids.lock")));
+    store.close();
+    store.open(dir.file("acct.uids"), ec, {}, &report);
+    REQUIRE_FALSE(ec);
+    CHECK_FALSE(report.created);
+    CHECK(report.discarded_tail_bytes == 0);
+}
+
+TEST_CASE("file_uid_store: entries round-trip through reopening, any UID bytes", "[leave]")
+{
+    temp_dir dir;
+    const auto path = dir.file("acct.uids");
+    std::map<std::string, uid_entry> expected;
+    {
+        file_uid_store store(path);
+        long long t = 1700000000;
+        for (const auto& uid : awkward_uids()) {
+            uid_entry e{at(t++), true, false, std::nullopt};
+            store.record(uid, e);
+            expected[uid] = e;
+        }
+        // Every field, and a batch.
+        const uid_entry pending{at(-5), false, false, std::nullopt};
+        const uid_entry flagged{at(42), true, true, at(99)};
+        store.apply({{"pending", pending}, {"flagged", flagged}, {"gone", stored_at(1)},
+                     {"gone", std::nullopt}});
+        expected["pending"] = pending;
+        expected["flagged"] = flagged;
+        store.forget("a");
+        expected.erase("a");
+        store.forget("never-known"); // forgetting an unknown UID is fine
+        CHECK(contents(store) == expected);
+        CHECK(store.find("flagged") == flagged);
+        CHECK_FALSE(store.find("gone"));
+    }
+    file_uid_store again(path);
+    CHECK(again.size() == expected.size());
+    CHECK(contents(again) == expected);
+    CHECK(again.find(std::string(5000, '\xe9'))->first_seen == at(1700000005));
+}
+
+TEST_CASE("uid stores refuse UIDs that are empty, have spaces or controls, or are huge",
+          "[leave]")
+{
+    temp_dir dir;
+    file_uid_store file(dir.file("acct.uids"));
+    pop3::memory_uid_store memory;
+    for (pop3::uid_store* store : {static_cast<pop3::uid_store*>(&file),
+                                   static_cast<pop3::uid_store*>(&memory)}) {
+        for (const std::string& bad :
+             {std::string(), std::string("a b"), std::string("a\rb"), std::string("a\nb"),
+              std::string("nul\0x", 5), std::string("\x1f"),
+              std::string(pop3::max_stored_uid_length + 1, 'x')}) {
+            std::error_code ec;
+            store->record(bad, stored_at(1), ec);
+            CHECK(ec == store_errc::invalid_uid);
+            // A bad UID anywhere in a batch refuses the whole batch.
+            store->apply({{"good", stored_at(1)}, {bad, stored_at(2)}}, ec);
+            CHECK(ec == store_errc::invalid_uid);
+            CHECK_FALSE(store->find("good"));
+        }
+        CHECK_THROWS_AS(store->record("", stored_at(1)), pop3::error);
+    }
+    CHECK(pop3::is_storable_uid(std::string(pop3::max_stored_uid_length, '!')));
+}
+
+TEST_CASE("file_uid_store: a second open of the account fails at once with locked", "[leave]")
+{
+    temp_dir dir;
+    const auto path = dir.file("acct.uids");
+    file_uid_store first(path);
+    first.record("x", stored_at(1));
+
+    const auto start = std::chrono::steady_clock::now();
+    file_uid_store second;
+    std::error_code ec;
+    second.open(path, ec);
+    CHECK(ec == store_errc::locked);
+    CHECK_FALSE(second.is_open());
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+    CHECK_THROWS_AS(file_uid_store(path), pop3::error);
+
+    // Another process gets the same answer.
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        file_uid_store other;
+        std::error_code child_ec;
+        other.open(path, child_ec);
+        ::_exit(child_ec == store_errc::locked ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+
+    first.close();
+    second.open(path, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(second.find("x"));
+}
+
+TEST_CASE("file_uid_store: a torn last record is dropped and reported, earlier ones kept",
+          "[leave]")
+{
+    temp_dir dir;
+    const auto path = dir.file("acct.uids");
+    std::uint64_t size_before_last = 0;
+    std::uint64_t size_after_last = 0;
+    {
+        file_uid_store store(path);
+        for (int i = 0; i < 5; ++i) store.record("uid-" + std::to_string(i), stored_at(i));
+        size_before_last = store.file_size();
+        store.apply({{"last-a", stored_at(10)}, {"last-b", stored_at(11)}});
+        size_after_last = store.file_size();
+    }
+    const auto full = slurp(path);
+    REQUIRE(full.size() == size_after_last);
+    const auto record_size = size_after_last - size_before_last;
+    REQUIRE(record_size > 16);
+
+    const auto check_recovered = [&](const std::string& bytes, std::uint64_t discarded) {
+        spit(path, bytes);
+        pop3::store_open_report report;
+        file_uid_store store;
+        std::error_code ec;
+        store.open(path, ec, {}, &report);
+        REQUIRE_FALSE(ec);
+        CHECK(report.discarded_tail_bytes == discarded);
+        CHECK(store.size() == 5);
+        CHECK_FALSE(store.find("last-a")); // all or nothing: the batch was never acknowledged
+        CHECK_FALSE(store.find("last-b"));
+        CHECK(fs::file_size(path) == size_before_last); // the tail is cut off
+        // Appending after recovery is clean: the next open finds nothing to discard.
+        store.record("after", stored_at(20));
+        store.close();
+        store.open(path, ec, {}, &report);
+        REQUIRE_FALSE(ec);
+        CHECK(report.discarded_tail_bytes == 0);
+        CHECK(store.size() == 6);
+    };
+
+    SECTION("truncated at every byte of the last record")
+    {
+        for (std::uint64_t keep = 1; keep < record_size; ++keep) {
+            INFO("kept " << keep << " of " << record_size << " bytes");
+            check_recovered(full.substr(0, size_before_last + keep), keep);
+        }
+    }
+    SECTION("last record complete in length but with a damaged payload byte")
+    {
+        for (std::uint64_t at = 16; at + 16 < record_size; at += 3) {
+            auto bytes = full;
+            bytes[size_before_last + at] = static_cast<char>(bytes[size_before_last + at] ^ 0x5a);
+            check_recovered(bytes, record_size);
+        }
+    }
+    SECTION("last record never written: zeros where it should be (an unwritten block)")
+    {
+        auto bytes = full.substr(0, size_before_last) + std::string(record_size, '\0');
+        check_recovered(bytes, record_size);
+        // Zeros with a valid record after them are damage, not a torn append.
+        bytes = full.substr(0, size_before_last) + std::string(32, '\0') +
+                full.substr(size_before_last);
+        spit(path, bytes);
+        file_uid_store store;
+        std::error_code ec;
+        store.open(path, ec);
+        CHECK(ec == store_errc::corrupt);
+    }
+}
+
+TEST_CASE("file_uid_store: damage is reported, the file is left untouched", "[leave]")
+{
+    temp_dir dir;
+    const auto path = dir.file("acct.uids");
+    std::vector<std::uint64_t> ends;
+    {
+        file_uid_store store(path);
+        for (int i = 0; i < 4; ++i) {
+            store.record("uid-" + std::to_string(i), stored_at(i));
+            ends.push_back(store.file_size());
+        }
+    }
+    const auto good = slurp(path);
+
+    const auto check_error = [&](const std::string& bytes, std::error_code expected) {
+        spit(path, bytes);
+        pop3::store_open_report report;
+        file_uid_store store;
+        std::error_code ec;
+        store.open(path, ec, {}, &report);
+        CHECK(ec == expected);
+        CHECK_FALSE(store.is_open());
+        CHECK(slurp(path) == bytes); // never "repaired" or emptied
+        return report;
+    };
+
+    SECTION("a bad checksum in a record that is not the last")
+    {
+        for (std::size_t at = static_cast<std::size_t>(ends[0]); at < ends[2]; ++at) {
+            INFO("byte " << at);
+            auto bytes = good;
+            bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
+            const auto report = check_error(bytes, store_errc::corrupt);
+            CHECK(report.error_offset >= ends[0]);
+            CHECK(report.error_offset < ends[2]);
+        }
+    }
+    SECTION("a damaged file header")
+    {
+        for (std::size_t at = 8; at < 32; ++at) {
+            INFO("byte " << at);
+            auto bytes = good;
+            bytes[at] = static_cast<char>(bytes[at] ^ 0x10);
+            check_error(bytes, store_errc::corrupt);
+        }
+    }
+    SECTION("wrong magic: someone else's file")
+    {
+        auto bytes = good;
+        bytes[0] = 'X';
+        check_error(bytes, store_errc::not_a_store);
+        check_error("# mpop UIDLs\nuser@host 3\n", store_errc::not_a_store);
+        check_error(std::string(4096, 'g'), store_errc::not_a_store);
+    }
+    SECTION("a version from the future")
+    {
+        auto bytes = good;
+        bytes[8] = 2;
+        std::string header = bytes.substr(0, 28);
+        const auto crc = pop3::detail::crc32c(0, header.data(), header.size());
+        for (int i = 0; i < 4; ++i) bytes[28 + static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
+        check_error(bytes, store_errc::unsupported_version);
+    }
+    SECTION("empty or cut inside the header")
+    {
+        check_error("", store_errc::corrupt);
+        check_error(good.substr(0, 5), store_errc::corrupt);
+        check_error(good.substr(0, 31), store_errc::corrupt);
+    }
+    SECTION("records copied from another store file do not validate")
+    {
+        temp_dir other_dir;
+        const auto other = other_dir.file("other.uids");
+        {
+            file_uid_store o(other);
+            o.record("foreign", stored_at(7));
+            o.record("foreign2", stored_at(8));
+        }
+        const auto foreign = slurp(other);
+        // Another file's records carry another salt: in the middle they are damage.
+        check_error(good + foreign.substr(32) + good.substr(32, ends[0] - 32),
+                    store_errc::corrupt);
+    }
+}
+
+TEST_CASE("file_uid_store: a failed write changes nothing, poisons the store, reopen recovers",
+          "[leave]")
+{
+    temp_dir dir;
+    const auto path = dir.file("acct.uids");
+    file_uid_store store(path);
+    store.record("kept", stored_at(1));
+    const auto size = store.file_size();
+
+    // Make the next append fail with EFBIG: the file may not grow past its current size.
+    struct sigaction ignore {}, old {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGXFSZ, &ignore, &old);
+    rlimit saved{};
+    ::getrlimit(RLIMIT_FSIZE, &saved);
+    rlimit limit = saved;
+    limit.rlim_cur = static_cast<rlim_t>(size + 8); // room for half a record
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+    std::error_code ec;
+    store.record("lost", stored_at(2), ec);
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    ::sigaction(SIGXFSZ, &old, nullptr);
+
+    CHECK(ec == std::errc::file_too_large);
+    CHECK_FALSE(store.find("lost")); // not acknowledged, not visible
+    CHECK(fs::file_size(path) == size); // the partial bytes were cut off
+    store.record("later", stored_at(3), ec);
+    CHECK(ec == store_errc::store_failed);
+
+    store.close();
+    store.open(path, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(contents(store).size() == 1);
+    CHECK(store.find("kept"));
+    store.record("later", stored_at(3));
+    CHECK(store.size() == 2);
+}
+
+TEST_CASE("file_uid_store: compaction keeps the journal bounded and the entries intact",
+          "[leave]")
+{
+    temp_dir dir;
+    const auto path = dir.file("acct.uids");
+    pop3::file_store_options options;
+    options.compact_min_bytes = 4096;
+    std::map<std::string, uid_entry> expected;
+    {
+        file_uid_store store;
+        store.open(path, options);
+        std::uint64_t largest = 0;
+        for (int round = 0; round < 200; ++round) {
+            const auto uid = "uid-" + std::to_string(round % 10);
+            const auto e = stored_at(round);
+            store.record(uid, e);
+            expected[uid] = e;
+            largest = std::max(largest, store.file_size());
+        }
+        store.forget("uid-3");
+        expected.erase("uid-3");
+        CHECK_FALSE(store.last_compaction_error());
+        // 200 appends of ~48 bytes without compaction would be ~10 KB.
+        CHECK(largest <= 4096 + 64);
+        CHECK_FALSE(fs::exists(path + ".tmp"));
+        std::error_code ec;
+        store.compact(ec);
+        REQUIRE_FALSE(ec);
+        CHECK(store.file_size() < 1024);
+        CHECK(contents(store) == expected);
+        store.record("after-compaction", stored_at(1000));
+        expected["after-compaction"] = stored_at(1000);
+    }
+    // A temporary file left by a crash during compaction is ignored and removed.
+    spit(path + ".tmp", "half a compaction");
+    file_uid_store again;
+    again.open(path, options);
+    CHECK(contents(again) == expected);
+    CHECK_FALSE(fs::exists(path + ".tmp"));
+}
+
+TEST_CASE("uid_store: mark_deleted_locally and the memory store", "[leave]")
+{
+    pop3::memory_uid_store store;
+    CHECK_FALSE(store.mark_deleted_locally("unknown"));
+    store.record("m1", stored_at(5));
+    CHECK(store.mark_deleted_locally("m1"));
+    CHECK(store.find("m1")->deleted_locally);
+    CHECK(store.find("m1")->first_seen == at(5));
+    store.forget("m1");
+    CHECK(store.size() == 0);
+
+    temp_dir dir;
+    {
+        file_uid_store file(dir.file("acct.uids"));
+        file.record("m2", stored_at(6));
+        CHECK(file.mark_deleted_locally("m2"));
+    }
+    file_uid_store file(dir.file("acct.uids"));
+    CHECK(file.find("m2")->deleted_locally);
+}
+
+TEST_CASE("file_uid_store: a closed store says not_open", "[leave]")
+{
+    file_uid_store store;
+    std::error_code ec;
+    store.record("x", stored_at(1), ec);
+    CHECK(ec == store_errc::not_open);
+    store.find("x", ec);
+    CHECK(ec == store_errc::not_open);
+    CHECK(ec.message().find("not open") != std::string::npos);
+    CHECK(std::string(ec.category().name()) == "pop3.uid_store");
+}
