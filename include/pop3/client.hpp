@@ -120,7 +120,7 @@ public:
     /// greeting and the capabilities. For an `ssl::stream` the server's certificate
     /// chain and host name are verified against the context's trust store, and SNI is
     /// sent. Bounded by `timeouts().connect`.
-    /// @throws pop3::error (errc::timeout, errc::not_supported when STLS is missing, ...)
+    /// @throws pop3::error (errc::timeout, errc::tls_required when STLS is missing, ...)
     void connect(std::string_view host, std::string_view service, tls_mode mode = default_tls)
     {
         std::error_code ec;
@@ -527,7 +527,7 @@ private:
     {
         if (ec == errc::not_supported || ec == errc::server_error) ec = errc::tls_required;
         if (ec) {
-            std::error_code ignored;
+            detail::net_error_code ignored;
             if constexpr (detail::has_native_socket<Stream>::value)
                 impl_->stream_.lowest_layer().close(ignored);
             impl_->proto_.set_state(session_state::broken);
@@ -551,7 +551,7 @@ private:
             const std::string name(host);
             if (SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()) != 1)
                 return errc::invalid_argument;
-            std::error_code ec;
+            detail::net_error_code ec;
             if (check_ == certificate_check::insecure_do_not_verify) {
                 tls.set_verify_mode(net::ssl::verify_none, ec);
                 return ec;

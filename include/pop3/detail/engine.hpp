@@ -23,7 +23,7 @@ namespace pop3::detail {
 /// True for the errors with which a peer's orderly (or TLS-untidy) close shows up.
 inline bool is_end_of_stream(const std::error_code& ec)
 {
-    return ec == net::error::eof || ec == net::ssl::error::stream_truncated;
+    return ec == net_error(net::error::eof) || ec == net_error(net::ssl::error::stream_truncated);
 }
 
 /// The completion signature of an operation yielding `Result`.
@@ -110,21 +110,23 @@ public:
         static_assert(has_tcp_socket<Stream>::value,
                       "connect() needs a stream whose lowest layer is a TCP socket");
         deadline = deadline_after(timeouts_.connect);
-        std::error_code ec;
+        net_error_code net_ec;
         net::ip::tcp::resolver resolver(stream_.get_executor());
-        const auto endpoints = resolver.resolve(host, service, ec);
-        if (ec) return ec;
+        const auto endpoints = resolver.resolve(host, service, net_ec);
+        if (net_ec) return net_ec;
         auto& socket = stream_.lowest_layer();
-        ec = net::error::host_not_found;
+        std::error_code ec = net_error(net::error::host_not_found);
         for (const auto& entry : endpoints) {
-            std::error_code ignored;
+            net_error_code ignored;
             socket.close(ignored);
-            socket.open(entry.endpoint().protocol(), ec);
-            if (ec) continue;
-            socket.non_blocking(true, ec);
-            if (ec) continue;
-            socket.connect(entry.endpoint(), ec);
-            if (ec == net::error::would_block || ec == net::error::in_progress) {
+            socket.open(entry.endpoint().protocol(), net_ec);
+            if ((ec = net_ec)) continue;
+            socket.non_blocking(true, net_ec);
+            if ((ec = net_ec)) continue;
+            socket.connect(entry.endpoint(), net_ec);
+            ec = net_ec;
+            if (ec == net_error(net::error::would_block) ||
+                ec == net_error(net::error::in_progress)) {
                 ec = wait_socket(socket.native_handle(), true, deadline);
                 if (!ec) ec = pending_connect_error(socket.native_handle());
             }
@@ -132,11 +134,11 @@ public:
             if (ec == errc::timeout) break;
         }
         if (ec) {
-            std::error_code ignored;
+            net_error_code ignored;
             socket.close(ignored);
             return ec;
         }
-        std::error_code ignored;
+        net_error_code ignored;
         socket.set_option(net::ip::tcp::no_delay(true), ignored);
         proto_.reset_connection();
         return {};
@@ -290,7 +292,7 @@ public:
         {
             auto& e = *self_engine;
             if ((ec = e.disarm(ec))) return self.complete(ec);
-            std::error_code ignored;
+            net_error_code ignored;
             e.stream_.lowest_layer().set_option(net::ip::tcp::no_delay(true), ignored);
             e.proto_.reset_connection();
             self.complete(ec);
@@ -346,7 +348,7 @@ private:
 
     void cancel_io()
     {
-        std::error_code ignored;
+        net_error_code ignored;
         if (resolver_) resolver_->cancel();
         if constexpr (has_native_socket<Stream>::value) stream_.lowest_layer().cancel(ignored);
     }
@@ -359,7 +361,7 @@ private:
     {
         if constexpr (has_native_socket<Stream>::value) {
             auto& socket = stream_.lowest_layer();
-            std::error_code ignored;
+            net_error_code ignored;
             if (socket.is_open() && !socket.non_blocking()) socket.non_blocking(true, ignored);
         }
     }
@@ -375,9 +377,11 @@ private:
                           std::error_code& ec)
     {
         while (true) {
+            net_error_code net_ec;
             const auto n = with_layer(
-                [&](auto& layer) { return layer.read_some(net::buffer(data, size), ec); });
-            if (ec != net::error::would_block) return n;
+                [&](auto& layer) { return layer.read_some(net::buffer(data, size), net_ec); });
+            ec = net_ec;
+            if (ec != net_error(net::error::would_block)) return n;
             if ((ec = wait_ready(false, deadline))) return 0;
         }
     }
@@ -386,6 +390,7 @@ private:
     {
         while (!bytes.empty()) {
             std::error_code ec;
+            net_error_code net_ec;
             std::size_t n = 0;
             if constexpr (is_ssl_stream<Stream>::value && has_native_socket<Stream>::value) {
                 if (proto_.tls_active()) {
@@ -394,19 +399,20 @@ private:
                     // a few KiB of commands in flight: this fits in the socket buffer.
                     if ((ec = wait_ready(true, deadline))) return ec;
                     auto& socket = stream_.lowest_layer();
-                    socket.non_blocking(false, ec);
-                    n = net::write(stream_, net::buffer(bytes.data(), bytes.size()), ec);
-                    std::error_code ignored;
+                    socket.non_blocking(false, net_ec);
+                    n = net::write(stream_, net::buffer(bytes.data(), bytes.size()), net_ec);
+                    net_error_code ignored;
                     socket.non_blocking(true, ignored);
-                    if (ec) return ec;
+                    if (net_ec) return net_ec;
                     bytes.remove_prefix(n);
                     continue;
                 }
             }
             n = with_layer([&](auto& layer) {
-                return layer.write_some(net::buffer(bytes.data(), bytes.size()), ec);
+                return layer.write_some(net::buffer(bytes.data(), bytes.size()), net_ec);
             });
-            if (ec == net::error::would_block) {
+            ec = net_ec;
+            if (ec == net_error(net::error::would_block)) {
                 if ((ec = wait_ready(true, deadline))) return ec;
                 continue;
             }
@@ -420,9 +426,10 @@ private:
     {
         if constexpr (is_ssl_stream<Stream>::value) {
             while (true) {
-                std::error_code ec;
-                stream_.handshake(net::ssl::stream_base::client, ec);
-                if (ec != net::error::would_block) return ec;
+                net_error_code net_ec;
+                stream_.handshake(net::ssl::stream_base::client, net_ec);
+                std::error_code ec = net_ec;
+                if (ec != net_error(net::error::would_block)) return ec;
                 if ((ec = wait_ready(false, deadline))) return ec;
             }
         } else {
