@@ -40,9 +40,11 @@ int main(int argc, char** argv)
         pop3::file_uid_store store(argv[3]); // locked: one run per account at a time
         const auto policy = pop3::leave_policy::delete_older_than_days(days);
 
-        // Called once per new message; return success only once it is stored. (A real
-        // application would fsync, and use the UID to avoid a second copy when
-        // m.maybe_delivered is set: see fetch_new's documentation.)
+        // Called once per new message, whole; return success only once it is stored. (A
+        // real application would fsync, and use the UID to avoid a second copy when
+        // m.maybe_delivered is set: see fetch_new's documentation. For large messages,
+        // pass a pop3::message_delivery instead: each message then streams into it in
+        // constant memory, as pop3-fetch does.)
         auto deliver = [&](const pop3::fetched_message& m) -> std::error_code {
             std::ofstream out(out_dir + "/" + std::string(m.uid) + ".eml", std::ios::binary);
             out.write(m.bytes.data(), static_cast<std::streamsize>(m.bytes.size()));

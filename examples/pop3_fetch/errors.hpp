@@ -88,6 +88,9 @@ inline std::string hint(const std::error_code& ec, const options& o, bool connec
         return "use --tls implicit (POP3S, usually port 995), or --tls none";
     if (ec == pop3::errc::insecure_authentication)
         return "use TLS, or --allow-plaintext if the network is trusted";
+    if (ec == pop3::errc::not_supported && !connecting)
+        return "the server does not offer unique IDs (UIDL), which pop3-fetch needs to know "
+               "what is new and what it may delete";
     if (ec == pop3::errc::mechanism_unavailable)
         return "see what the server offers with --trace, and choose with --auth";
     if (ec == asio::error::connection_refused)

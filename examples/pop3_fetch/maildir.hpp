@@ -1,9 +1,14 @@
 // pop3-fetch: delivery into a Maildir (https://cr.yp.to/proto/maildir.html).
 //
-// Each message is written to tmp/ under a unique name, fsync'ed, moved into new/ and then
+// Each message streams into tmp/ under a unique name, is fsync'ed, moved into new/ and then
 // the directory is fsync'ed: once `commit` returns, a crash cannot lose the message, and a
 // reader never sees a partial one. The bytes are stored exactly as RETR delivered them
 // (dot-stuffing removed, CRLF line ends kept).
+//
+// The names are unique per delivery, not derived from the UID, so a message that
+// pop3::fetch_new delivers again with `maybe_delivered` set (the run before died after
+// storing it but before recording it) is stored a second time: a duplicate after such a
+// crash, never a loss. The mbox destination behaves the same way.
 #ifndef POP3_FETCH_MAILDIR_HPP
 #define POP3_FETCH_MAILDIR_HPP
 
@@ -31,11 +36,15 @@ public:
         host_ = safe_hostname();
     }
 
-    ~maildir_destination() override { abort(); }
+    ~maildir_destination() override { do_abort(); }
 
-    void begin(const message_info&) override
+    std::string describe() const override { return "Maildir " + dir_; }
+    const std::string& dir() const noexcept { return dir_; }
+
+protected:
+    void do_begin(const pop3::fetched_message_info&) override
     {
-        abort();
+        do_abort();
         // A name collision (same second, pid and counter after a pid wrap) is retried with
         // the next counter value; O_EXCL guarantees we never overwrite.
         for (int attempt = 0; attempt < 100; ++attempt) {
@@ -49,9 +58,9 @@ public:
         out_ = fd_writer(fd_, tmp_path_);
     }
 
-    void write(std::string_view chunk) override { out_.write(chunk); }
+    void do_write(std::string_view chunk) override { out_.write(chunk); }
 
-    std::string commit() override
+    std::string do_commit() override
     {
         out_.flush();
         sync_fd(fd_, tmp_path_);
@@ -79,7 +88,7 @@ public:
         return final_path;
     }
 
-    void abort() noexcept override
+    void do_abort() noexcept override
     {
         out_.discard();
         if (fd_ >= 0) ::close(fd_);
@@ -87,9 +96,6 @@ public:
         if (!tmp_path_.empty()) ::unlink(tmp_path_.c_str());
         tmp_path_.clear();
     }
-
-    std::string describe() const override { return "Maildir " + dir_; }
-    const std::string& dir() const noexcept { return dir_; }
 
 private:
     /// time.pid_seq.host, the classic Maildir unique name (the part before any ':2,').

@@ -1,12 +1,14 @@
 // pop3-fetch: fetch mail from a POP3 server into a Maildir, an mbox file or stdout.
 //
 // Run `pop3-fetch --help` for the options and exit codes. The flow of one run:
-//   connect (TLS as asked) -> log in -> LIST + UIDL -> plan what is new (--keep: by UID,
-//   against the state file) -> RETR in pipelined batches, streaming each message into the
-//   destination, which makes it durable -> DELE what is stored (or, with --keep, what is
-//   older than --delete-after) -> QUIT, which makes the server delete it.
-// A message is only ever marked for deletion after it was durably stored, and deletion
-// only happens at QUIT: whatever goes wrong before, nothing is lost on the server.
+//   connect (TLS as asked) -> log in -> pop3::fetch_new: UIDL + LIST -> plan what is new
+//   (by UID, against the state: see state.hpp) -> RETR, pipelined, each message streaming
+//   into the destination, which makes it durable -> DELE what is stored (without --keep:
+//   everything; with --keep: what is older than --delete-after) -> QUIT, which makes the
+//   server delete it.
+// The order of effects is pop3::fetch_new's, not this file's: a message is only ever
+// marked for deletion after it was durably stored and recorded, and deletion only happens
+// at QUIT: whatever goes wrong before, nothing is lost on the server.
 #include "errors.hpp"
 #include "json.hpp"
 #include "maildir.hpp"
@@ -20,6 +22,7 @@
 #include <pop3/auth.hpp>
 #include <pop3/client.hpp>
 #include <pop3/exception.hpp>
+#include <pop3/fetch_new.hpp>
 #include <pop3/tls.hpp>
 
 #include <asio/io_context.hpp>
@@ -38,6 +41,8 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <csignal>
@@ -53,11 +58,6 @@ namespace pop3_fetch {
 namespace {
 
 using tls_client = pop3::client<asio::ssl::stream<asio::ip::tcp::socket>>;
-
-/// Messages per RETR batch. Within a batch the commands are pipelined (when the server
-/// allows it); after each batch the state is saved and the stored messages are marked
-/// for deletion, which bounds the work a crash can make us repeat.
-constexpr std::size_t batch_size = 50;
 
 /// Control characters from the server must not reach the terminal raw.
 std::string printable(std::string_view s)
@@ -142,7 +142,8 @@ credentials find_credentials(const options& o)
 
 struct summary {
     std::uint32_t on_server = 0;
-    std::uint32_t fresh = 0; ///< messages not fetched before (all of them without --keep)
+    std::uint32_t fresh = 0;    ///< messages not stored before (all of them without --keep)
+    std::uint32_t deferred = 0; ///< of them, left for the next run by --max
     std::uint32_t fetched = 0;
     std::uint64_t bytes = 0;
     std::uint32_t deleted = 0;
@@ -234,11 +235,6 @@ private:
 // One run
 // ---------------------------------------------------------------------------------------
 
-struct message_entry {
-    message_info info;
-    bool has_uid = false;
-};
-
 std::string sanitize_for_file_name(const std::string& s)
 {
     std::string out;
@@ -324,35 +320,36 @@ private:
         else c.login(cred_.user, cred_.secret, lo);
     }
 
+    /// One line of --list.
+    struct listed_message {
+        pop3::message_number number = 0;
+        std::uint64_t octets = 0;
+        std::optional<std::string> uid; ///< none when the server has no UIDL
+    };
+
     /// LIST, and UIDL unless the server cannot (then messages have no UID).
-    std::vector<message_entry> scan(bool uids_required)
+    std::vector<listed_message> scan()
     {
         auto& c = *client_;
         phase_ = "listing the messages (LIST)";
-        size_listing_ = c.list();
-        const auto& sizes = size_listing_;
+        const auto sizes = c.list();
         std::map<pop3::message_number, std::string> uids;
-        phase_ = uids_required ? "listing unique IDs (UIDL, which --keep needs)"
-                               : "listing unique IDs (UIDL)";
+        phase_ = "listing unique IDs (UIDL)";
         try {
-            uid_listing_ = c.uidl();
-            for (const auto& u : uid_listing_) uids[u.number] = u.uid;
+            for (auto& u : c.uidl()) uids[u.number] = std::move(u.uid);
         } catch (const pop3::error&) {
-            // Without --keep the UIDs only decorate the output; a server without UIDL
-            // (or one that refuses it) still works. A broken session does not.
-            if (uids_required || c.state() == pop3::session_state::broken) throw;
+            // The UIDs only decorate the list; a server without UIDL (or one that refuses
+            // it) still lists. A broken session does not.
+            if (c.state() == pop3::session_state::broken) throw;
         }
-        std::vector<message_entry> out;
+        std::vector<listed_message> out;
         out.reserve(sizes.size());
         for (const auto& s : sizes) {
-            message_entry e;
-            e.info.number = s.number;
-            e.info.octets = s.octets;
-            if (const auto it = uids.find(s.number); it != uids.end()) {
-                e.info.uid = it->second;
-                e.has_uid = true;
-            }
-            out.push_back(std::move(e));
+            listed_message m;
+            m.number = s.number;
+            m.octets = s.octets;
+            if (const auto it = uids.find(s.number); it != uids.end()) m.uid = it->second;
+            out.push_back(std::move(m));
         }
         summary_.on_server = static_cast<std::uint32_t>(out.size());
         return out;
@@ -370,19 +367,19 @@ private:
     {
         cred_ = find_credentials(o_);
         open_session();
-        auto messages = scan(false);
+        auto messages = scan();
         if (o_.max && messages.size() > *o_.max) messages.resize(*o_.max);
         std::string text;
         for (const auto& m : messages) {
             if (out_.json()) {
                 json::object obj;
-                obj.add("type", "message").add("number", m.info.number).add("size", m.info.octets);
-                if (m.has_uid) obj.add("uid", m.info.uid);
+                obj.add("type", "message").add("number", m.number).add("size", m.octets);
+                if (m.uid) obj.add("uid", *m.uid);
                 else obj.add_null("uid");
                 out_.record(obj);
             } else {
-                text += std::to_string(m.info.number) + " " + std::to_string(m.info.octets) + " " +
-                        (m.has_uid ? printable(m.info.uid) : std::string("-")) + "\n";
+                text += std::to_string(m.number) + " " + std::to_string(m.octets) + " " +
+                        (m.uid ? printable(*m.uid) : std::string("-")) + "\n";
             }
         }
         if (!out_.json()) {
@@ -403,12 +400,6 @@ private:
         return std::make_unique<mbox_destination>("-");
     }
 
-    /// One message to fetch: its listing entry, and the store's view of it (--keep).
-    struct wanted_message {
-        const message_entry* entry = nullptr;
-        pop3::planned_message plan;
-    };
-
     exit_code fetch_messages()
     {
         // Local things first: a bad password source, destination or state file should
@@ -416,215 +407,119 @@ private:
         cred_ = find_credentials(o_);
         dest_ = open_destination();
         summary_.destination = o_.maildir.empty() ? (o_.mbox.empty() ? "-" : o_.mbox) : o_.maildir;
-        if (o_.keep) {
+        // Without --keep everything is deleted once stored; --keep keeps it, or deletes
+        // what was first fetched --delete-after days ago.
+        auto policy = pop3::leave_policy::delete_after_fetch();
+        if (o_.keep)
+            policy = o_.delete_after_days
+                         ? pop3::leave_policy::delete_older_than_days(*o_.delete_after_days)
+                         : pop3::leave_policy::keep_forever();
+        if (o_.keep || !o_.state_file.empty()) {
             phase_ = "opening the state file";
             const auto path =
                 o_.state_file.empty() ? default_state_file(o_, cred_.user) : o_.state_file;
-            const auto policy =
-                o_.delete_after_days
-                    ? pop3::leave_policy::delete_older_than_days(*o_.delete_after_days)
-                    : pop3::leave_policy::keep_forever();
-            state_ = std::make_unique<uid_state>(path, policy);
+            state_ = uid_state::open_file(path);
             summary_.state_file = path;
+        } else {
+            state_ = uid_state::in_memory();
         }
 
         open_session();
-        const auto messages = scan(o_.keep);
-        std::map<pop3::message_number, const message_entry*> by_number;
-        for (const auto& m : messages) by_number[m.info.number] = &m;
-
-        // ---- plan ----
-        const auto now = pop3::uid_clock_now();
-        std::vector<wanted_message> wanted;
-        std::vector<const message_entry*> expired; // --delete-after: stored long enough ago
-        if (state_) {
-            phase_ = "planning with the state file";
-            auto plan = state_->plan(uid_listing_, size_listing_, now);
-            for (const auto& d : plan.duplicates)
-                out_.warn("message " + std::to_string(d.number) + " shares its UID " +
-                          printable(d.uid) +
-                          " with another message; skipped (the server's UIDs are not unique)");
-            for (const auto& d : plan.invalid)
-                out_.warn("message " + std::to_string(d.number) + " has an unusable UID; skipped");
-            for (auto& m : plan.fetch) {
-                const auto it = by_number.find(m.number);
-                if (it != by_number.end()) wanted.push_back({it->second, std::move(m)});
-            }
-            for (const auto& m : plan.remove) {
-                const auto it = by_number.find(m.number);
-                if (it != by_number.end()) expired.push_back(it->second);
-            }
-        } else {
-            for (const auto& m : messages) wanted.push_back({&m, {}});
-        }
-        summary_.fresh = static_cast<std::uint32_t>(wanted.size());
-        if (o_.max && wanted.size() > *o_.max) wanted.resize(*o_.max);
-        if (state_) {
-            phase_ = "saving the state file";
-            std::vector<pop3::planned_message> starting;
-            for (const auto& w : wanted) starting.push_back(w.plan);
-            state_->starting(starting);
-        }
-
-        std::uint64_t total_bytes = 0;
-        for (const auto& w : wanted) total_bytes += w.entry->info.octets;
-        progress_ = progress_bar(!wanted.empty() && !o_.quiet && !o_.json && !o_.trace &&
-                                 !o_.no_progress && progress_bar::stderr_is_terminal());
-        progress_.start(static_cast<std::uint32_t>(wanted.size()), total_bytes);
-
-        // ---- fetch, batch by batch ----
-        std::vector<const message_entry*> marked; // DELE sent and accepted
-        for (std::size_t first = 0; first < wanted.size(); first += batch_size) {
-            const auto last = std::min(wanted.size(), first + batch_size);
-            std::vector<pop3::message_number> numbers;
-            std::map<pop3::message_number, const wanted_message*> batch;
-            for (auto i = first; i < last; ++i) {
-                numbers.push_back(wanted[i].entry->info.number);
-                batch[wanted[i].entry->info.number] = &wanted[i];
-            }
-
-            std::vector<const message_entry*> deletable; // stored, and the policy deletes them
-            std::exception_ptr storage_failure;
-            std::exception_ptr session_failure;
-            bool open = false;
-            std::uint64_t message_bytes = 0;
-            phase_ = "fetching messages (RETR)";
-            try {
-                client_->retr_many(numbers, [&](const pop3::message_part& part) -> std::error_code {
-                    const auto& w = *batch.at(part.number);
-                    const auto& entry = *w.entry;
-                    try {
-                        if (!part.end) {
-                            if (!open) {
-                                dest_->begin(entry.info);
-                                open = true;
-                                message_bytes = 0;
-                            }
-                            dest_->write(part.data);
-                            message_bytes += part.data.size();
-                            progress_.add_bytes(part.data.size());
-                            return {};
-                        }
-                        if (part.error) {
-                            if (open) dest_->abort();
-                            open = false;
-                            message_failed(entry, part.error);
-                            progress_.message_done();
-                            return {};
-                        }
-                        if (!open) {
-                            dest_->begin(entry.info); // an empty message
-                            message_bytes = 0;
-                        }
-                        open = false;
-                        const auto where = dest_->commit();
-                        // Durable in the destination: now (and only now) it may go.
-                        if (!state_ || state_->stored(w.plan, now)) deletable.push_back(&entry);
-                        ++summary_.fetched;
-                        summary_.bytes += message_bytes;
-                        progress_.message_done();
-                        if (out_.json()) {
-                            json::object obj;
-                            obj.add("type", "fetched").add("number", entry.info.number);
-                            if (entry.has_uid) obj.add("uid", entry.info.uid);
-                            else obj.add_null("uid");
-                            obj.add("size", message_bytes).add("path", where);
-                            out_.record(obj);
-                        }
-                        return {};
-                    } catch (const storage_error&) {
-                        if (open) dest_->abort();
-                        open = false;
-                        storage_failure = std::current_exception();
-                        return make_error_code(std::errc::io_error); // stops the batch
-                    }
-                });
-            } catch (const pop3::error&) {
-                session_failure = std::current_exception();
-            }
-            if (open) dest_->abort();
-
-            const bool usable = client_->state() == pop3::session_state::transaction;
-            if (!deletable.empty() && usable) mark_deleted(deletable, marked);
-            if (storage_failure) {
-                // The session is fine: commit the deletions of what was stored, then report.
-                finish_session(marked);
-                std::rethrow_exception(storage_failure);
-            }
-            if (session_failure) std::rethrow_exception(session_failure);
-        }
+        phase_ = "listing the messages (UIDL, LIST)";
+        pop3::fetch_options options;
+        if (o_.max) options.max_messages = *o_.max;
+        // After a storage failure, still DELE what was stored and QUIT. Without a state
+        // file that is what keeps those messages from being fetched a second time.
+        options.quit_after_failure = true;
+        options.progress = [this](const pop3::fetch_progress& p) { on_progress(p); };
+        std::error_code ec;
+        const auto result = pop3::fetch_new(*client_, *state_, policy, *dest_, options, ec);
         progress_.finish();
-
-        if (!expired.empty()) mark_deleted(expired, marked);
-        finish_session(marked);
+        record_result(result);
+        // What stopped the run: the state file, the destination, or the session.
+        state_->rethrow_failure();
+        dest_->rethrow_failure();
+        if (ec) throw pop3::error(ec);
         report_summary();
         return summary_.failed != 0 ? exit_code::server : exit_code::ok;
     }
 
-    void message_failed(const message_entry& entry, const std::error_code& ec)
+    /// fetch_new's progress: the bar, and a report for every finished message.
+    void on_progress(const pop3::fetch_progress& p)
+    {
+        if (!fetching_) {
+            fetching_ = true;
+            phase_ = "fetching messages (RETR)";
+            progress_ = progress_bar(p.messages_total != 0 && !o_.quiet && !o_.json && !o_.trace &&
+                                     !o_.no_progress && progress_bar::stderr_is_terminal());
+            progress_.start(static_cast<std::uint32_t>(p.messages_total), p.bytes_total);
+        }
+        if (p.message) {
+            if (p.error) {
+                ++failures_reported_;
+                message_failed(p.message->number, p.message->uid, p.error, "fetched");
+            } else {
+                message_stored(*p.message, p.message_bytes);
+            }
+        }
+        progress_.update(static_cast<std::uint32_t>(p.messages_done), p.bytes_done);
+        if (p.messages_done == p.messages_total)
+            phase_ = "marking messages for deletion (DELE) and logging out (QUIT)";
+    }
+
+    /// A message is durably stored and recorded: now (and only now) it may be deleted.
+    void message_stored(const pop3::fetched_message_info& m, std::uint64_t bytes)
+    {
+        ++summary_.fetched;
+        summary_.bytes += bytes;
+        if (!out_.json()) return;
+        json::object obj;
+        obj.add("type", "fetched").add("number", m.number).add("uid", m.uid);
+        obj.add("size", bytes).add("path", dest_->location());
+        out_.record(obj);
+    }
+
+    /// A message the server refused to hand out (`what` "fetched") or to delete
+    /// ("deleted"): reported, counted, and the run goes on.
+    void message_failed(pop3::message_number number, std::string_view uid,
+                        const std::error_code& ec, const char* what)
     {
         ++summary_.failed;
         const auto cls = classify(ec);
-        const std::string text =
-            "message " + std::to_string(entry.info.number) +
-            (entry.has_uid ? " (UID " + printable(entry.info.uid) + ")" : std::string()) +
-            " could not be fetched: " + ec.message();
+        const std::string text = "message " + std::to_string(number) + " (UID " + printable(uid) +
+                                 ") could not be " + what + ": " + ec.message();
         progress_.finish();
         std::fprintf(stderr, "pop3-fetch: %s\n", text.c_str());
         if (out_.json()) {
             json::object obj;
-            obj.add("type", "message_error").add("number", entry.info.number);
-            if (entry.has_uid) obj.add("uid", entry.info.uid);
-            else obj.add_null("uid");
+            obj.add("type", "message_error").add("number", number).add("uid", uid);
             obj.add("category", cls.category).add("message", ec.message());
             out_.record(obj);
         }
     }
 
-    /// DELE, pipelined. If the server refuses one (the message vanished: another session
-    /// deleted it), RSET and mark again one by one, to know exactly which are marked.
-    void mark_deleted(const std::vector<const message_entry*>& which,
-                      std::vector<const message_entry*>& marked)
+    /// The counts, the warnings about the listing, the refused DELEs and what QUIT
+    /// deleted (only when the server confirmed it).
+    void record_result(const pop3::fetch_result& r)
     {
-        phase_ = "marking messages for deletion (DELE)";
-        std::vector<pop3::message_number> numbers;
-        for (const auto* m : which) numbers.push_back(m->info.number);
-        try {
-            client_->dele_many(numbers);
-            marked.insert(marked.end(), which.begin(), which.end());
-            return;
-        } catch (const pop3::error&) {
-            if (client_->state() != pop3::session_state::transaction) throw;
-        }
-        phase_ = "unmarking messages (RSET) after a refused DELE";
-        client_->rset();
-        auto again = marked;
-        again.insert(again.end(), which.begin(), which.end());
-        marked.clear();
-        phase_ = "marking messages for deletion (DELE)";
-        for (const auto* m : again) {
-            try {
-                client_->dele(m->info.number);
-                marked.push_back(m);
-            } catch (const pop3::error& e) {
-                if (client_->state() != pop3::session_state::transaction) throw;
-                message_failed(*m, e.code());
-            }
-        }
-    }
-
-    /// QUIT; when the server confirms, the marked messages are gone. (Their UIDs stay in
-    /// the state until the next run sees they are gone from the server and forgets them.)
-    void finish_session(const std::vector<const message_entry*>& marked)
-    {
-        logout();
-        summary_.deleted = static_cast<std::uint32_t>(marked.size());
+        summary_.on_server = static_cast<std::uint32_t>(r.listed);
+        summary_.fresh = static_cast<std::uint32_t>(r.pending);
+        summary_.deferred = static_cast<std::uint32_t>(r.deferred);
+        summary_.deleted = static_cast<std::uint32_t>(r.deleted);
+        for (const auto& d : r.duplicates)
+            out_.warn("message " + std::to_string(d.number) + " shares its UID " +
+                      printable(d.uid) +
+                      " with another message; skipped (the server's UIDs are not unique)");
+        if (r.skipped_invalid != 0)
+            out_.warn(std::to_string(r.skipped_invalid) +
+                      " message(s) with an unusable UID skipped");
+        // The RETR failures were reported as they happened; the rest are refused DELEs.
+        for (auto i = failures_reported_; i < r.failures.size(); ++i)
+            message_failed(r.failures[i].number, r.failures[i].uid, r.failures[i].error, "deleted");
         if (!out_.json()) return;
-        for (const auto* m : marked) {
+        for (const auto& m : r.deleted_messages) {
             json::object obj;
-            obj.add("type", "deleted").add("number", m->info.number);
-            if (m->has_uid) obj.add("uid", m->info.uid);
-            else obj.add_null("uid");
+            obj.add("type", "deleted").add("number", m.number).add("uid", m.uid);
             out_.record(obj);
         }
     }
@@ -642,9 +537,8 @@ private:
             text = std::to_string(s.fetched) + " new message" + (s.fetched == 1 ? "" : "s") +
                    " fetched (" + human_bytes(static_cast<double>(s.bytes)) + ") into " +
                    dest_->describe();
-            if (s.fresh > s.fetched + s.failed)
-                text += "; " + std::to_string(s.fresh - s.fetched - s.failed) +
-                        " more left for the next run (--max)";
+            if (s.deferred != 0)
+                text += "; " + std::to_string(s.deferred) + " more left for the next run (--max)";
             if (s.failed != 0) text += "; " + std::to_string(s.failed) + " failed";
         }
         if (s.deleted != 0) text += "; " + std::to_string(s.deleted) + " deleted on the server";
@@ -702,9 +596,9 @@ private:
     std::unique_ptr<destination> dest_;
     std::unique_ptr<uid_state> state_;
     progress_bar progress_;
+    bool fetching_ = false;             ///< the first progress report came
+    std::size_t failures_reported_ = 0; ///< RETR failures reported through the progress
     summary summary_;
-    std::vector<pop3::message_size> size_listing_;
-    std::vector<pop3::message_uid> uid_listing_;
 };
 
 } // namespace

@@ -197,13 +197,19 @@ public:
 
     ~mbox_destination() override
     {
-        abort();
+        do_abort();
         if (fd_ >= 0 && fd_ != STDOUT_FILENO) ::close(fd_); // closing releases both locks
     }
 
-    void begin(const message_info&) override
+    std::string describe() const override
     {
-        abort();
+        return path_ == "-" ? "standard output" : "mbox " + path_;
+    }
+
+protected:
+    void do_begin(const pop3::fetched_message_info&) override
+    {
+        do_abort();
         if (seekable_) {
             const auto end = ::lseek(fd_, 0, SEEK_END);
             if (end < 0) throw_errno("cannot seek in " + path_);
@@ -227,7 +233,7 @@ public:
         active_ = true;
     }
 
-    void write(std::string_view chunk) override
+    void do_write(std::string_view chunk) override
     {
         if (header_done_) {
             encoder_.write(chunk);
@@ -240,7 +246,7 @@ public:
         if (end || header_.size() >= max_header) start_body();
     }
 
-    std::string commit() override
+    std::string do_commit() override
     {
         if (!header_done_) start_body();
         encoder_.finish();
@@ -250,7 +256,7 @@ public:
         return label_;
     }
 
-    void abort() noexcept override
+    void do_abort() noexcept override
     {
         out_.discard();
         if (active_ && seekable_ && start_ >= 0) {
@@ -258,11 +264,6 @@ public:
             (void)::ftruncate(fd_, start_);
         }
         active_ = false;
-    }
-
-    std::string describe() const override
-    {
-        return path_ == "-" ? "standard output" : "mbox " + path_;
     }
 
 private:

@@ -73,6 +73,8 @@ inline const char* help_text()
 
 Fetches mail from a POP3 server into a Maildir, an mbox file or standard output.
 Without --keep every message is deleted on the server once it is durably stored.
+Messages stream to the destination: memory use does not grow with their size. The server
+must support unique IDs (UIDL), as practically every server does.
 
 Server and account:
   --host HOST            server name or address (required)
@@ -113,12 +115,17 @@ Where mail goes (exactly one, unless --list):
 What to fetch and what to delete:
   --keep                 leave the mail on the server; remember what was fetched in the
                          state file and fetch only new messages next time
-  --state FILE           the state file of --keep (default: DIR/.pop3-fetch-USER@HOST.state
-                         for --maildir, FILE.pop3-fetch-USER@HOST.state for --mbox; --stdout
-                         needs --state)
+  --state FILE           the state file (with --keep the default is
+                         DIR/.pop3-fetch-USER@HOST.state for --maildir,
+                         FILE.pop3-fetch-USER@HOST.state for --mbox; --stdout --keep needs
+                         --state). Without --keep there is no state file unless this names
+                         one: messages are deleted when the session ends, and if a run is
+                         interrupted after storing some but before that, the next run fetches
+                         them again; with --state it finds them stored and only deletes them
   --delete-after DAYS    with --keep: delete a message on the server once it was first
                          fetched at least DAYS days ago (0: right after storing it); implies --keep
-  --max N                fetch at most N messages in this run (oldest first)
+  --max N                fetch at most N new messages in this run (oldest first); the rest
+                         stay on the server, untouched, for the next run
   --list                 only list the messages: number, size in octets, UID
 
 Output:
@@ -295,13 +302,13 @@ inline options parse_options(int argc, char** argv)
     if (o.list) {
         if (destinations != 0)
             throw usage_error("--list only lists; drop --maildir/--mbox/--stdout");
-        if (o.keep) throw usage_error("--list does not fetch; drop --keep/--delete-after");
+        if (o.keep || !o.state_file.empty())
+            throw usage_error("--list does not fetch; drop --keep/--delete-after/--state");
     } else {
         if (destinations == 0)
             throw usage_error("say where mail goes: --maildir DIR, --mbox FILE or --stdout");
         if (destinations > 1) throw usage_error("give only one of --maildir, --mbox and --stdout");
     }
-    if (!o.state_file.empty() && !o.keep) throw usage_error("--state is only used with --keep");
     if (o.to_stdout && o.keep && o.state_file.empty())
         throw usage_error(
             "--stdout --keep needs --state FILE (there is no destination to keep it in)");

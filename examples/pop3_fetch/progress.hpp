@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <sys/ioctl.h>
@@ -67,15 +68,11 @@ public:
         draw(true);
     }
 
-    void add_bytes(std::size_t n)
+    /// Messages finished and bytes received so far (pop3::fetch_progress).
+    void update(std::uint32_t messages, std::uint64_t bytes)
     {
-        bytes_ += n;
-        draw(false);
-    }
-
-    void message_done()
-    {
-        ++messages_;
+        messages_ = messages;
+        bytes_ = bytes;
         draw(false);
     }
 

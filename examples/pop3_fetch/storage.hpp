@@ -1,11 +1,14 @@
 // pop3-fetch: local storage basics shared by the Maildir, mbox and state-file writers:
-// the storage_error exception, POSIX file helpers that retry EINTR, and the interface of
-// a message destination.
+// the storage_error exception, POSIX file helpers that retry EINTR, and the base of a
+// message destination (a pop3::message_delivery).
 #ifndef POP3_FETCH_STORAGE_HPP
 #define POP3_FETCH_STORAGE_HPP
 
+#include <pop3/fetch_new.hpp>
+
 #include <cerrno>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -140,26 +143,63 @@ private:
     std::string buffer_;
 };
 
-/// What the fetcher knows about a message when it starts storing it.
-struct message_info {
-    std::uint32_t number = 0;
-    std::string uid;          ///< empty when the server has no UIDL
-    std::uint64_t octets = 0; ///< as LIST reported it
-};
-
-/// Where fetched messages go. For each message: `begin`, any number of `write`, then
-/// `commit` (the message is durably stored when it returns) or `abort` (nothing of it is
-/// left behind). Every failure throws storage_error.
-class destination {
+/// Where fetched messages go: the pop3::message_delivery that pop3::fetch_new streams each
+/// message into (begin, write the chunks, commit; abort for a failed or unfinished one).
+///
+/// The implementations (Maildir, mbox, standard output) throw storage_error from
+/// `do_begin`, `do_write` and `do_commit`. This base turns that into the error code
+/// fetch_new expects (which stops the run: nothing more is fetched, and the message is
+/// neither recorded nor deleted) and keeps the exception, so that the tool reports the
+/// file and the operation that failed (exit code 7).
+class destination : public pop3::message_delivery {
 public:
-    virtual ~destination() = default;
-    virtual void begin(const message_info& info) = 0;
-    virtual void write(std::string_view chunk) = 0;
-    /// Makes the message durable; returns where it went (a file name) for the report.
-    virtual std::string commit() = 0;
-    virtual void abort() noexcept = 0;
+    std::error_code begin(const pop3::fetched_message_info& message) final
+    {
+        return guarded([&] { do_begin(message); });
+    }
+    std::error_code write(std::string_view chunk) final
+    {
+        return guarded([&] { do_write(chunk); });
+    }
+    /// The message is durably stored when this returns success.
+    std::error_code commit() final
+    {
+        return guarded([&] { location_ = do_commit(); });
+    }
+    void abort() noexcept final { do_abort(); }
+
+    /// Rethrows the storage_error that made `begin`, `write` or `commit` fail, if any.
+    void rethrow_failure() const
+    {
+        if (failure_) std::rethrow_exception(failure_);
+    }
+    /// Where the last committed message went (a file name), for the report.
+    const std::string& location() const noexcept { return location_; }
     /// A short human description, e.g. "Maildir demo-mail".
     virtual std::string describe() const = 0;
+
+protected:
+    virtual void do_begin(const pop3::fetched_message_info& message) = 0;
+    virtual void do_write(std::string_view chunk) = 0;
+    /// Makes the message durable; returns where it went.
+    virtual std::string do_commit() = 0;
+    /// Leaves nothing of the current message behind; safe in any state.
+    virtual void do_abort() noexcept = 0;
+
+private:
+    template <class F> std::error_code guarded(F&& f)
+    {
+        try {
+            f();
+            return {};
+        } catch (const storage_error& e) {
+            failure_ = std::current_exception();
+            return e.code() ? e.code() : std::make_error_code(std::errc::io_error);
+        }
+    }
+
+    std::exception_ptr failure_;
+    std::string location_;
 };
 
 } // namespace pop3_fetch

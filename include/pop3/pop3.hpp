@@ -8,6 +8,8 @@
 #include <pop3/commands.hpp>
 #include <pop3/error.hpp>
 #include <pop3/exception.hpp>
+#include <pop3/fetch_new.hpp>
+#include <pop3/fetch_plan.hpp>
 #include <pop3/greeting.hpp>
 #include <pop3/limits.hpp>
 #include <pop3/message_part.hpp>
@@ -18,5 +20,6 @@
 #include <pop3/timeouts.hpp>
 #include <pop3/tls.hpp>
 #include <pop3/trace.hpp>
+#include <pop3/uid_store.hpp>
 
 #endif // POP3_POP3_HPP

@@ -6,6 +6,9 @@
 //  2. a child process running fetch_new is killed with SIGKILL after a random delay
 //     (inside RETR, delivery, a journal append, a compaction, DELE, QUIT, ...).
 //
+// fetch_new runs with the streaming delivery (pop3::message_delivery: each message is
+// written chunk by chunk into tmp/, then renamed into new/), the path pop3-fetch uses.
+//
 // After each fault: rerun (no fault) until a run succeeds, then check that every message
 // is stored exactly once and byte-identical, that nothing was ever delivered twice
 // without the maybe_delivered flag, and that the server holds exactly what the policy
@@ -244,7 +247,8 @@ pop3::file_store_options store_options()
     return o;
 }
 
-/// One fetch_new run; any error (connect, login, store, session) is returned.
+/// One fetch_new run; any error (connect, login, store, session) is returned. The
+/// messages stream into the Maildir (`box` is a pop3::message_delivery), as in pop3-fetch.
 std::error_code run_once(const std::string& store_path, maildir& box, const leave_policy& policy,
                          const std::string& port = {})
 {
@@ -252,7 +256,7 @@ std::error_code run_once(const std::string& store_path, maildir& box, const leav
         pop3::file_uid_store store(store_path, store_options());
         dovecot_session s("keep", port);
         std::error_code ec;
-        pop3::fetch_new(s.client, store, policy, std::ref(box), pop3::fetch_options{}, ec);
+        pop3::fetch_new(s.client, store, policy, box, pop3::fetch_options{}, ec);
         return ec;
     } catch (const std::system_error& e) {
         return e.code();

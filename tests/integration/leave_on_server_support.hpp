@@ -1,5 +1,6 @@
 // Shared by the leave-on-server integration and fault-injection tests: a Maildir-like
-// delivery that dedupes by UID exactly as fetch_new's contract asks, and the checks that
+// delivery (streaming, or whole messages) that dedupes by UID exactly as fetch_new's
+// contract asks, and the checks that
 // every message is stored exactly once, byte-identical, and that the server holds what
 // the policy says.
 #ifndef POP3_TESTS_LEAVE_ON_SERVER_SUPPORT_HPP
@@ -17,12 +18,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -62,31 +65,91 @@ inline std::vector<std::string> list_dir(const std::string& dir)
 /// violation by the library: it is written down in violations/ (and stored again, so the
 /// duplicate is visible too).
 ///
+/// It is a streaming `pop3::message_delivery` (pass it as is: each message streams into
+/// its tmp/ file), and also the whole-message callback (pass `std::ref(box)`), which is
+/// the streaming one fed with one chunk.
+///
 /// No fsync here: these tests kill processes, they do not cut power, and the page cache
 /// survives a SIGKILL. A real application must fsync the file and the directory.
-class maildir {
+class maildir final : public pop3::message_delivery {
 public:
     explicit maildir(std::string root) : root_(std::move(root))
     {
         for (const char* sub : {"", "/tmp", "/new", "/violations"})
             std::filesystem::create_directories(root_ + sub);
     }
+    maildir(const maildir&) = delete;
+    maildir& operator=(const maildir&) = delete;
+    ~maildir() override { abort(); }
 
     const std::string& root() const { return root_; }
 
+    std::error_code begin(const pop3::fetched_message_info& m) override
+    {
+        abort();
+        hex_ = uid_to_hex(m.uid);
+        const bool have = holds(hex_);
+        skip_ = have && m.maybe_delivered;
+        if (skip_) return {};
+        unique_ = std::to_string(::getpid()) + "." + std::to_string(++counter_);
+        if (have) {
+            const int fd = ::open((root_ + "/violations/" + hex_ + "." + unique_).c_str(),
+                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (fd >= 0) ::close(fd);
+        }
+        tmp_ = root_ + "/tmp/" + unique_;
+        fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd_ < 0) {
+            tmp_.clear();
+            return {errno, std::system_category()};
+        }
+        return {};
+    }
+
+    std::error_code write(std::string_view chunk) override
+    {
+        if (skip_) return {};
+        while (!chunk.empty()) {
+            const auto n = ::write(fd_, chunk.data(), chunk.size());
+            if (n < 0) return {errno, std::system_category()};
+            chunk.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return {};
+    }
+
+    std::error_code commit() override
+    {
+        if (skip_) {
+            skip_ = false;
+            return {};
+        }
+        const int fd = fd_;
+        fd_ = -1;
+        if (::close(fd) != 0) return {errno, std::system_category()};
+        const auto final_name = root_ + "/new/" + unique_ + "." + hex_ + ".eml";
+        if (::rename(tmp_.c_str(), final_name.c_str()) != 0)
+            return {errno, std::system_category()};
+        tmp_.clear();
+        return {};
+    }
+
+    void abort() noexcept override
+    {
+        skip_ = false;
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        if (!tmp_.empty()) ::unlink(tmp_.c_str());
+        tmp_.clear();
+    }
+
+    /// The whole-message form: the same delivery, in one chunk.
     std::error_code operator()(const pop3::fetched_message& m)
     {
-        const auto hex = uid_to_hex(m.uid);
-        const bool have = holds(hex);
-        if (have && m.maybe_delivered) return {};
-        const auto unique = std::to_string(::getpid()) + "." + std::to_string(++counter_);
-        if (have) write_file(root_ + "/violations/" + hex + "." + unique, "");
-        const auto tmp = root_ + "/tmp/" + unique;
-        if (auto ec = write_file(tmp, m.bytes)) return ec;
-        const auto final_name = root_ + "/new/" + unique + "." + hex + ".eml";
-        if (::rename(tmp.c_str(), final_name.c_str()) != 0)
-            return {errno, std::system_category()};
-        return {};
+        std::error_code ec = begin({m.number, m.uid, m.bytes.size(), m.maybe_delivered});
+        if (!ec) ec = write(m.bytes);
+        if (!ec) ec = commit();
+        if (ec) abort();
+        return ec;
     }
 
     /// True when new/ has a copy of the UID with this hex.
@@ -115,25 +178,14 @@ public:
     std::size_t violations() const { return list_dir(root_ + "/violations").size(); }
 
 private:
-    static std::error_code write_file(const std::string& path, std::string_view bytes)
-    {
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) return {errno, std::system_category()};
-        while (!bytes.empty()) {
-            const auto n = ::write(fd, bytes.data(), bytes.size());
-            if (n < 0) {
-                const std::error_code ec{errno, std::system_category()};
-                ::close(fd);
-                return ec;
-            }
-            bytes.remove_prefix(static_cast<std::size_t>(n));
-        }
-        ::close(fd);
-        return {};
-    }
-
     std::string root_;
     std::size_t counter_ = 0;
+    // The message being delivered.
+    std::string hex_;
+    std::string unique_;
+    std::string tmp_;
+    int fd_ = -1;
+    bool skip_ = false; ///< maybe_delivered and already held: drop the chunks
 };
 
 /// Problems found by `check_stored`; empty when every expected message is stored once.

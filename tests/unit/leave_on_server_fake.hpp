@@ -76,18 +76,27 @@ public:
     std::size_t read_some(const MutableBuffers& buffers, std::error_code& ec)
     {
         ec = {};
-        if (out_.empty() || dead_) {
+        if (out_pos_ == out_.size() || dead_) {
             ec = net::error::eof;
             return 0;
         }
         auto& s = *server_;
-        std::size_t want = std::min<std::size_t>(out_.size(), 1500);
+        std::size_t want = std::min<std::size_t>(out_.size() - out_pos_, 1500);
         if (s.cut_s2c) {
             if (s.s2c_total >= *s.cut_s2c) return die(ec);
             want = std::min(want, *s.cut_s2c - s.s2c_total);
         }
-        const auto n = net::buffer_copy(buffers, net::buffer(out_.data(), want));
-        out_.erase(0, n);
+        const auto n = net::buffer_copy(buffers, net::buffer(out_.data() + out_pos_, want));
+        // Consume from the front without moving the rest each time (a large message
+        // would make that quadratic); compact now and then.
+        out_pos_ += n;
+        if (out_pos_ == out_.size()) {
+            out_.clear();
+            out_pos_ = 0;
+        } else if (out_pos_ > (std::size_t{1} << 20) && out_pos_ > out_.size() / 2) {
+            out_.erase(0, out_pos_);
+            out_pos_ = 0;
+        }
         s.s2c_total += n;
         return n;
     }
@@ -262,6 +271,7 @@ private:
     std::vector<entry> session_;
     std::string in_;
     std::string out_;
+    std::size_t out_pos_ = 0; ///< bytes of out_ already read by the client
     bool dead_ = false;
 };
 

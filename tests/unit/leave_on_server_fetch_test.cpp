@@ -2,6 +2,9 @@
 // RETR -> deliver -> record stored -> DELE -> QUIT), failures of the delivery callback and
 // of the store, servers without UIDL, refused DELE/RETR, and the connection cut at every
 // byte in both directions followed by reruns: never a lost, never a duplicated message.
+// Then the streaming interface (pop3::message_delivery): chunks in order, abort on every
+// failure, commit failures, max_messages across reruns, progress, and a 20 MB message
+// that streams through without ever being held whole.
 #include "../catch.hpp"
 #include "leave_on_server_fake.hpp"
 
@@ -10,9 +13,15 @@
 #include <asio/io_context.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 using pop3::leave_policy;
@@ -104,10 +113,12 @@ struct run_outcome {
     pop3::fetch_result result;
 };
 
-/// One session: connect, log in, fetch_new.
-run_outcome run(const std::shared_ptr<fake_server>& server, pop3::uid_store& store,
-                app_storage& app, const leave_policy& policy,
-                const pop3::fetch_options& options = {})
+/// One session: connect, log in, fetch_new into `delivery` (a message_delivery, or a
+/// callback).
+template <class Delivery>
+run_outcome run_with(const std::shared_ptr<fake_server>& server, pop3::uid_store& store,
+                     Delivery&& delivery, const leave_policy& policy,
+                     const pop3::fetch_options& options = {})
 {
     asio::io_context ioc;
     client_type c{ioc.get_executor(), server};
@@ -119,9 +130,100 @@ run_outcome run(const std::shared_ptr<fake_server>& server, pop3::uid_store& sto
     if (out.ec) return out;
     auto opts = options;
     opts.now = now;
-    out.result = pop3::fetch_new(c, store, policy, std::ref(app), opts, out.ec);
+    out.result = pop3::fetch_new(c, store, policy, std::forward<Delivery>(delivery), opts, out.ec);
     return out;
 }
+
+/// One session delivering whole messages to the callback `app`.
+run_outcome run(const std::shared_ptr<fake_server>& server, pop3::uid_store& store,
+                app_storage& app, const leave_policy& policy,
+                const pop3::fetch_options& options = {})
+{
+    return run_with(server, store, std::ref(app), policy, options);
+}
+
+/// A streaming delivery in front of `app_storage`: it checks the message_delivery
+/// contract (one message open at a time; every begin ends in one successful commit or
+/// one abort), logs its calls, collects the chunks and hands the message to `app` at
+/// commit (so `app.fail_call` fails the N-th commit). It can fail or throw in begin or
+/// write.
+struct streaming_app final : pop3::message_delivery {
+    explicit streaming_app(app_storage& a) : app(a) {}
+
+    app_storage& app;
+    std::vector<std::string>* events = nullptr; ///< "B:uid", "W:uid", "A:uid" (and app's "D:")
+    std::size_t fail_begin = 0;                 ///< 1-based begin that fails (0: none)
+    std::string fail_write_of;                  ///< the first write of this UID fails
+    bool throw_in_write = false;                ///< throw instead of returning the error
+    std::size_t begins = 0, writes = 0, commits = 0, aborts = 0;
+    std::size_t contract_violations = 0;
+    std::vector<pop3::message_number> numbers;        ///< per begin
+    std::vector<std::string> uids;                    ///< per begin
+    std::vector<std::optional<std::uint64_t>> octets; ///< per begin
+    std::vector<bool> maybe;                          ///< per begin
+    std::map<std::string, std::size_t> chunks;        ///< writes per UID (last delivery)
+
+    std::error_code begin(const pop3::fetched_message_info& m) override
+    {
+        if (open_) ++contract_violations;
+        open_ = true;
+        ++begins;
+        uid_ = std::string(m.uid);
+        info_ = m;
+        info_.uid = uid_;
+        bytes_.clear();
+        numbers.push_back(m.number);
+        uids.push_back(uid_);
+        octets.push_back(m.octets);
+        maybe.push_back(m.maybe_delivered);
+        chunks[uid_] = 0;
+        if (events) events->push_back("B:" + uid_);
+        if (begins == fail_begin) return std::make_error_code(std::errc::permission_denied);
+        return {};
+    }
+
+    std::error_code write(std::string_view chunk) override
+    {
+        if (!open_) ++contract_violations;
+        ++writes;
+        ++chunks[uid_];
+        if (events) events->push_back("W:" + uid_);
+        if (uid_ == fail_write_of && chunks[uid_] == 1) {
+            if (throw_in_write) throw std::runtime_error("write blew up");
+            return std::make_error_code(std::errc::no_space_on_device);
+        }
+        bytes_.append(chunk);
+        return {};
+    }
+
+    std::error_code commit() override
+    {
+        if (!open_) ++contract_violations;
+        auto ec =
+            app(pop3::fetched_message{info_.number, info_.uid, bytes_, info_.maybe_delivered});
+        if (!ec) {
+            ++commits;
+            open_ = false; // a successful commit ends the message
+        }
+        return ec;
+    }
+
+    void abort() noexcept override
+    {
+        if (!open_) ++contract_violations; // abort only for a begun, uncommitted message
+        open_ = false;
+        ++aborts;
+        if (events) events->push_back("A:" + uid_);
+    }
+
+    bool open() const { return open_; }
+
+private:
+    bool open_ = false;
+    std::string uid_;
+    pop3::fetched_message_info info_;
+    std::string bytes_;
+};
 
 std::shared_ptr<fake_server> make_server(bool pipelining = false)
 {
@@ -472,7 +574,14 @@ TEST_CASE("fetch_new: the connection cut at every byte, both directions, then re
                     (client_side ? server->cut_c2s : server->cut_s2c) = cut;
                     pop3::memory_uid_store store;
                     app_storage app;
-                    auto out = run(server, store, app, policy);
+                    // Alternate the whole-message callback and the streaming delivery;
+                    // a message cut off must always be aborted.
+                    streaming_app delivery(app);
+                    auto out = cut % 2 == 0 ? run(server, store, app, policy)
+                                            : run_with(server, store, delivery, policy);
+                    CHECK(delivery.contract_violations == 0);
+                    CHECK_FALSE(delivery.open());
+                    CHECK(delivery.begins == delivery.commits + delivery.aborts);
                     if (server->cut_fired) ++faults;
                     CHECK(out.ec); // every cut before the last byte is noticed
                     check_never_lost(original, *server, app);
@@ -488,4 +597,460 @@ TEST_CASE("fetch_new: the connection cut at every byte, both directions, then re
         }
     }
     CHECK(faults > 1500);
+}
+
+// ---------------------------------------------------------------------------------------
+// The streaming interface (pop3::message_delivery)
+// ---------------------------------------------------------------------------------------
+
+TEST_CASE("fetch_new streaming: chunks arrive in order and make up the message", "[leave]")
+{
+    for (const bool pipelining : {false, true}) {
+        INFO("pipelining " << pipelining);
+        std::vector<std::string> events;
+        auto server = make_server(pipelining);
+        server->events = &events;
+        const auto original = server->mailbox;
+        logging_store store;
+        store.events = &events;
+        app_storage app;
+        app.events = &events;
+        streaming_app delivery(app);
+        delivery.events = &events;
+        const auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch());
+        REQUIRE_FALSE(out.ec);
+        CHECK(out.result.fetched == 4);
+        CHECK(out.result.deleted == 4);
+        CHECK(out.result.listed == 6);
+        CHECK(out.result.pending == 4);
+        CHECK(out.result.deferred == 0);
+        REQUIRE(out.result.deleted_messages.size() == 4);
+        CHECK(out.result.deleted_messages[3].number == 6);
+        CHECK(out.result.deleted_messages[3].uid == "uid-6");
+        std::uint64_t bytes = 0;
+        for (const auto i : {0, 1, 3, 5})
+            bytes += original[static_cast<std::size_t>(i)].body.size();
+        CHECK(out.result.bytes == bytes);
+        CHECK(delivery.contract_violations == 0);
+        CHECK(delivery.aborts == 0);
+        CHECK(delivery.commits == 4);
+        CHECK_FALSE(delivery.open());
+        CHECK(delivery.numbers == std::vector<pop3::message_number>{1, 2, 4, 6});
+        CHECK(delivery.uids ==
+              std::vector<std::string>{"uid-1", "uid-2", original[3].uid, "uid-6"});
+        for (std::size_t i = 0; i < 4; ++i) {
+            // The LIST size (the fake server counts the unstuffed bytes) comes along.
+            const auto& m = original[delivery.numbers[i] - 1];
+            REQUIRE(delivery.octets[i]);
+            CHECK(*delivery.octets[i] == m.body.size());
+            CHECK_FALSE(delivery.maybe[i]);
+        }
+        CHECK(delivery.chunks["uid-6"] > 1); // 2 KB in 1500-byte reads: several chunks
+        // The stored bytes are the concatenated chunks (dot-unstuffed), byte for byte.
+        check_done(original, *server, app, store, true);
+
+        // Per message: intent, RETR, begin, chunks, commit (D:), stored, DELE; messages
+        // never interleave.
+        for (const auto& [number, uid] : std::vector<std::pair<int, std::string>>{
+                 {1, "uid-1"}, {2, "uid-2"}, {4, original[3].uid}, {6, "uid-6"}}) {
+            const auto n = std::to_string(number);
+            const auto began = index_of(events, "B:" + uid);
+            const auto committed = index_of(events, "D:" + uid);
+            CHECK(index_of(events, "R:" + uid + ":pending") < index_of(events, "C:RETR " + n));
+            CHECK(began < committed);
+            CHECK(committed < index_of(events, "R:" + uid + ":stored"));
+            CHECK(index_of(events, "R:" + uid + ":stored") < index_of(events, "C:DELE " + n));
+            for (auto i = began + 1; i < committed; ++i)
+                if (events[i].rfind("W:", 0) == 0 || events[i].rfind("B:", 0) == 0)
+                    CHECK(events[i] == "W:" + uid);
+        }
+    }
+}
+
+TEST_CASE("fetch_new streaming: an empty message is begun and committed", "[leave]")
+{
+    auto server = std::make_shared<fake_server>();
+    server->mailbox = {{"empty", ""}, {"one", "Subject: x\r\n\r\ny\r\n"}};
+    pop3::memory_uid_store store;
+    app_storage app;
+    streaming_app delivery(app);
+    const auto out = run_with(server, store, delivery, leave_policy::keep_forever());
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 2);
+    CHECK(delivery.commits == 2);
+    CHECK(delivery.chunks["empty"] == 0);
+    REQUIRE(app.copies.count("empty") == 1);
+    CHECK(app.copies["empty"].front().empty());
+    CHECK(delivery.contract_violations == 0);
+}
+
+TEST_CASE("fetch_new streaming: a failed write aborts the message and stops the run", "[leave]")
+{
+    for (const bool pipelining : {false, true}) {
+        INFO("pipelining " << pipelining);
+        auto server = make_server(pipelining);
+        const auto original = server->mailbox;
+        pop3::memory_uid_store store;
+        app_storage app;
+        streaming_app delivery(app);
+        delivery.fail_write_of = "uid-2";
+        auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch());
+        CHECK(out.ec == std::errc::no_space_on_device);
+        CHECK(out.result.fetched == 1);
+        CHECK(delivery.aborts == 1);
+        CHECK(delivery.commits == 1);
+        CHECK_FALSE(delivery.open());
+        CHECK(delivery.contract_violations == 0);
+        CHECK(app.copies.count("uid-2") == 0);
+        CHECK(count(server->commands, "DELE") == 0);
+        CHECK(count(server->commands, "QUIT") == 0);
+        CHECK(server->closed_by_client);
+        CHECK(server->mailbox.size() == original.size());
+        CHECK(store.find("uid-1")->stored);
+        CHECK_FALSE(store.find("uid-2")->stored);
+
+        // The rerun delivers uid-2 again (flagged) and finishes.
+        streaming_app again(app);
+        out = run_with(server, store, again, leave_policy::delete_after_fetch());
+        REQUIRE_FALSE(out.ec);
+        CHECK(out.result.fetched == 3);
+        REQUIRE_FALSE(again.maybe.empty());
+        CHECK(again.uids.front() == "uid-2");
+        CHECK(again.maybe.front());
+        check_done(original, *server, app, store, true);
+    }
+}
+
+TEST_CASE("fetch_new streaming: a failed begin is aborted too", "[leave]")
+{
+    auto server = make_server();
+    pop3::memory_uid_store store;
+    app_storage app;
+    streaming_app delivery(app);
+    delivery.fail_begin = 1;
+    const auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch());
+    CHECK(out.ec == std::errc::permission_denied);
+    CHECK(delivery.begins == 1);
+    CHECK(delivery.writes == 0);
+    CHECK(delivery.aborts == 1);
+    CHECK(delivery.contract_violations == 0);
+    CHECK(out.result.fetched == 0);
+    CHECK(count(server->commands, "DELE") == 0);
+}
+
+TEST_CASE("fetch_new streaming: a failed commit is aborted, not recorded, not deleted", "[leave]")
+{
+    for (const bool quit_after_failure : {false, true}) {
+        INFO("quit_after_failure " << quit_after_failure);
+        auto server = make_server(true);
+        const auto original = server->mailbox;
+        pop3::memory_uid_store store;
+        app_storage app;
+        app.fail_call = 2; // uid-2's commit
+        streaming_app delivery(app);
+        pop3::fetch_options options;
+        options.quit_after_failure = quit_after_failure;
+        const auto out =
+            run_with(server, store, delivery, leave_policy::delete_after_fetch(), options);
+        CHECK(out.ec == std::errc::no_space_on_device);
+        CHECK(delivery.commits == 1);
+        CHECK(delivery.aborts == 1);
+        CHECK(delivery.contract_violations == 0);
+        CHECK(out.result.fetched == 1);
+        REQUIRE(store.find("uid-2"));
+        CHECK_FALSE(store.find("uid-2")->stored);
+        CHECK(count(server->commands, "DELE 2") == 0);
+        if (quit_after_failure) {
+            CHECK(out.result.quit_confirmed);
+            CHECK(out.result.deleted == 1); // uid-1 only
+            CHECK(server->mailbox.size() == original.size() - 1);
+        } else {
+            CHECK(count(server->commands, "DELE") == 0);
+            CHECK(server->mailbox.size() == original.size());
+        }
+        check_never_lost(original, *server, app);
+    }
+}
+
+TEST_CASE("fetch_new streaming: a throwing write aborts, closes and propagates", "[leave]")
+{
+    auto server = make_server(true);
+    pop3::memory_uid_store store;
+    app_storage app;
+    streaming_app delivery(app);
+    delivery.fail_write_of = "uid-1";
+    delivery.throw_in_write = true;
+    CHECK_THROWS_AS(run_with(server, store, delivery, leave_policy::delete_after_fetch()),
+                    std::runtime_error);
+    CHECK(delivery.aborts == 1);
+    CHECK_FALSE(delivery.open());
+    CHECK(delivery.contract_violations == 0);
+    CHECK(server->closed_by_client);
+    CHECK(count(server->commands, "QUIT") == 0);
+    CHECK(server->mailbox.size() == sample_mailbox().size());
+}
+
+TEST_CASE("fetch_new streaming: a refused RETR is never begun; the run goes on", "[leave]")
+{
+    auto server = make_server(true);
+    server->refuse_retr = {2};
+    pop3::memory_uid_store store;
+    app_storage app;
+    streaming_app delivery(app);
+    std::vector<std::pair<std::string, std::error_code>> finished;
+    pop3::fetch_options options;
+    options.progress = [&](const pop3::fetch_progress& p) {
+        if (p.message) finished.emplace_back(std::string(p.message->uid), p.error);
+    };
+    const auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch(), options);
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 3);
+    CHECK(delivery.begins == 3);
+    CHECK(delivery.aborts == 0);
+    CHECK(std::find(delivery.uids.begin(), delivery.uids.end(), "uid-2") == delivery.uids.end());
+    REQUIRE(finished.size() == 4);
+    CHECK(finished[1].first == "uid-2");
+    CHECK(finished[1].second == pop3::errc::server_error);
+    CHECK_FALSE(finished[0].second);
+    CHECK_FALSE(finished[3].second);
+}
+
+TEST_CASE("fetch_new streaming: a connection lost inside a message aborts it", "[leave]")
+{
+    // Find where uid-6's 2 KB body is on the wire, and cut in its middle.
+    auto server = make_server();
+    std::size_t cut = 0;
+    {
+        // A clean session with only uid-6 left unfetched tells the offset of its body.
+        auto s = make_server();
+        pop3::memory_uid_store store;
+        for (const auto& m : sample_mailbox())
+            if (m.uid != "uid-6" && m.uid != "dup")
+                store.record(m.uid, pop3::uid_entry{now, true, false, std::nullopt});
+        app_storage app;
+        REQUIRE_FALSE(run(s, store, app, leave_policy::keep_forever()).ec);
+        cut = s->s2c_total - 1000; // inside the 2 KB body (QUIT's reply is short)
+    }
+    pop3::memory_uid_store store;
+    for (const auto& m : sample_mailbox())
+        if (m.uid != "uid-6" && m.uid != "dup")
+            store.record(m.uid, pop3::uid_entry{now, true, false, std::nullopt});
+    server->cut_s2c = cut;
+    app_storage app;
+    streaming_app delivery(app);
+    const auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch());
+    CHECK(out.ec);
+    CHECK(server->cut_fired);
+    CHECK(delivery.begins == 1);
+    CHECK(delivery.writes >= 1);
+    CHECK(delivery.aborts == 1);
+    CHECK(delivery.commits == 0);
+    CHECK(delivery.contract_violations == 0);
+    CHECK_FALSE(store.find("uid-6")->stored);
+    CHECK(count(server->commands, "DELE") == 0);
+}
+
+TEST_CASE("fetch_new: max_messages fetches at most N per run and records nothing else", "[leave]")
+{
+    for (const auto& policy : {leave_policy::delete_after_fetch(), leave_policy::keep_forever()}) {
+        const bool deletes = policy.what == leave_policy::rule::delete_after_fetch;
+        for (const bool streaming : {true, false}) {
+            INFO("deletes " << deletes << " streaming " << streaming);
+            auto server = make_server(true);
+            const auto original = server->mailbox;
+            pop3::memory_uid_store store;
+            app_storage app;
+            pop3::fetch_options options;
+            options.max_messages = 2;
+            const auto once = [&] {
+                streaming_app delivery(app);
+                return streaming ? run_with(server, store, delivery, policy, options)
+                                 : run(server, store, app, policy, options);
+            };
+
+            auto out = once();
+            REQUIRE_FALSE(out.ec);
+            CHECK(out.result.pending == 4);
+            CHECK(out.result.fetched == 2);
+            CHECK(out.result.deferred == 2);
+            CHECK(out.result.deleted == (deletes ? 2u : 0u));
+            CHECK(count(server->commands, "RETR") == 2);
+            CHECK(app.copies.count("uid-1") == 1);
+            CHECK(app.copies.count("uid-2") == 1);
+            // Nothing is recorded for the messages left for the next run.
+            CHECK_FALSE(store.find(original[3].uid));
+            CHECK_FALSE(store.find("uid-6"));
+            CHECK(store.size() == 2);
+
+            out = once();
+            REQUIRE_FALSE(out.ec);
+            CHECK(out.result.fetched == 2);
+            CHECK(out.result.redelivered == 0); // never started before: not flagged
+            CHECK(out.result.deferred == 0);
+            CHECK(app.copies.count(original[3].uid) == 1);
+            CHECK(app.copies.count("uid-6") == 1);
+
+            out = once();
+            REQUIRE_FALSE(out.ec);
+            CHECK(out.result.fetched == 0);
+            CHECK(out.result.pending == 0);
+            check_done(original, *server, app, store, deletes);
+        }
+    }
+}
+
+TEST_CASE("fetch_new: max_messages 0 fetches nothing but still deletes what is due", "[leave]")
+{
+    auto server = make_server();
+    pop3::memory_uid_store store;
+    store.record("uid-1", pop3::uid_entry{now, true, false, std::nullopt});
+    app_storage app;
+    pop3::fetch_options options;
+    options.max_messages = 0;
+    bool called = false;
+    options.progress = [&](const pop3::fetch_progress&) { called = true; };
+    const auto out = run(server, store, app, leave_policy::delete_after_fetch(), options);
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 0);
+    CHECK(out.result.deferred == 3);
+    CHECK(out.result.deleted == 1);
+    CHECK(count(server->commands, "RETR") == 0);
+    CHECK(store.size() == 1);
+    CHECK_FALSE(called); // nothing to fetch: no progress
+}
+
+TEST_CASE("fetch_new: a rerun after max_messages and a failure flags only what was started",
+          "[leave]")
+{
+    auto server = make_server();
+    const auto original = server->mailbox;
+    pop3::memory_uid_store store;
+    app_storage app;
+    app.fail_call = 2;
+    pop3::fetch_options options;
+    options.max_messages = 3;
+    auto out = run(server, store, app, leave_policy::delete_after_fetch(), options);
+    CHECK(out.ec == std::errc::no_space_on_device);
+    CHECK_FALSE(store.find("uid-2")->stored);         // started
+    CHECK_FALSE(store.find(original[3].uid)->stored); // started (within the 3), not reached
+    CHECK_FALSE(store.find("uid-6"));                 // beyond max: untouched
+
+    std::vector<std::string> events;
+    app.events = &events;
+    options.max_messages.reset();
+    out = run(server, store, app, leave_policy::delete_after_fetch(), options);
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 3);
+    CHECK(out.result.redelivered == 2);
+    CHECK(index_of(events, "D:uid-6") < events.size()); // new: not flagged
+    check_done(original, *server, app, store, true);
+}
+
+TEST_CASE("fetch_new: progress counts messages and bytes", "[leave]")
+{
+    auto server = make_server(true);
+    const auto original = server->mailbox;
+    pop3::memory_uid_store store;
+    app_storage app;
+    streaming_app delivery(app);
+    std::vector<pop3::fetch_progress> calls;
+    std::vector<std::string> finished;
+    pop3::fetch_options options;
+    options.progress = [&](const pop3::fetch_progress& p) {
+        calls.push_back(p);
+        if (p.message) finished.emplace_back(p.message->uid);
+        calls.back().message = nullptr; // not valid after the call
+    };
+    const auto out = run_with(server, store, delivery, leave_policy::keep_forever(), options);
+    REQUIRE_FALSE(out.ec);
+    std::uint64_t total = 0;
+    for (const auto i : {0, 1, 3, 5}) total += original[static_cast<std::size_t>(i)].body.size();
+    REQUIRE(calls.size() > 5);
+    CHECK(calls.front().messages_total == 4);
+    CHECK(calls.front().messages_done == 0);
+    CHECK(calls.front().bytes_done == 0);
+    CHECK(calls.front().bytes_total == total); // the fake's LIST sizes are exact
+    for (std::size_t i = 1; i < calls.size(); ++i) {
+        CHECK(calls[i].bytes_done >= calls[i - 1].bytes_done);
+        CHECK(calls[i].messages_done >= calls[i - 1].messages_done);
+    }
+    CHECK(calls.back().messages_done == 4);
+    CHECK(calls.back().bytes_done == total);
+    CHECK(calls.back().message_bytes == original[5].body.size());
+    CHECK(finished == std::vector<std::string>{"uid-1", "uid-2", original[3].uid, "uid-6"});
+}
+
+namespace {
+
+/// A delivery that keeps nothing: it compares each chunk with the expected bytes at its
+/// offset and remembers only sizes. What it sees proves the message streamed through.
+struct checking_delivery final : pop3::message_delivery {
+    const std::string* expected = nullptr;
+    std::uint64_t offset = 0;
+    std::size_t chunks = 0;
+    std::size_t largest_chunk = 0;
+    std::size_t mismatches = 0;
+    std::size_t commits = 0;
+    std::optional<std::uint64_t> octets;
+
+    std::error_code begin(const pop3::fetched_message_info& m) override
+    {
+        offset = 0;
+        octets = m.octets;
+        return {};
+    }
+    std::error_code write(std::string_view chunk) override
+    {
+        ++chunks;
+        largest_chunk = std::max(largest_chunk, chunk.size());
+        if (offset + chunk.size() > expected->size() ||
+            expected->compare(static_cast<std::size_t>(offset), chunk.size(), chunk) != 0)
+            ++mismatches;
+        offset += chunk.size();
+        return {};
+    }
+    std::error_code commit() override
+    {
+        ++commits;
+        return offset == expected->size() ? std::error_code{}
+                                          : std::make_error_code(std::errc::io_error);
+    }
+    void abort() noexcept override {}
+};
+
+} // namespace
+
+TEST_CASE("fetch_new streaming: a 20 MB message streams through in small chunks", "[leave]")
+{
+    // 20 MiB of 1000-byte lines, some starting with a dot (stuffed on the wire).
+    std::string body = "Subject: big\r\n\r\n";
+    std::string line(998, 'b');
+    for (std::size_t i = 0; body.size() < (std::size_t{20} << 20); ++i) {
+        line[0] = i % 7 == 0 ? '.' : static_cast<char>('a' + i % 26);
+        body += line;
+        body += "\r\n";
+    }
+    auto server = std::make_shared<fake_server>();
+    server->mailbox = {{"big", body}};
+    pop3::memory_uid_store store;
+    checking_delivery delivery;
+    delivery.expected = &server->mailbox[0].body;
+    std::uint64_t progress_bytes = 0;
+    pop3::fetch_options options;
+    options.progress = [&](const pop3::fetch_progress& p) { progress_bytes = p.bytes_done; };
+    const auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch(), options);
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 1);
+    CHECK(out.result.deleted == 1);
+    CHECK(out.result.bytes == body.size());
+    CHECK(delivery.commits == 1);
+    CHECK(delivery.mismatches == 0);
+    CHECK(delivery.offset == body.size());
+    REQUIRE(delivery.octets);
+    CHECK(*delivery.octets == body.size());
+    CHECK(progress_bytes == body.size());
+    // The message never existed in one piece on the client side: it came in chunks no
+    // larger than the client's read buffer.
+    CHECK(delivery.largest_chunk <= std::size_t{64} << 10);
+    CHECK(delivery.chunks > 300);
 }
