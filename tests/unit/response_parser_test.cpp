@@ -6,6 +6,7 @@
 
 #include <pop3/response_parser.hpp>
 
+#include <cstdint>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -283,5 +284,38 @@ TEST_CASE("response_parser finds stuffed lines at every position of the fast sca
         const std::string line(pad, 'a');
         const std::string input = "+OK\r\n" + line + "\r\n..b\r\n" + line + "\r\n.\r\n";
         CHECK(run_whole(input, {body}) == "R+OK[]\nD" + line + "\r\n.b\r\n" + line + "\r\n\n.\n");
+    }
+}
+
+TEST_CASE("every body scanner agrees with a byte-by-byte reference")
+{
+    const auto reference = [](const char* d, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i)
+            if (d[i] == '\n' && (i + 1 == n || d[i + 1] == '.')) return i;
+        return n;
+    };
+    std::uint32_t state = 12345;
+    const auto next_byte = [&] {
+        state = state * 1103515245u + 12345u;
+        const auto r = (state >> 16) % 8;
+        return r == 0 ? '\n' : r == 1 ? '.' : 'x';
+    };
+    std::string buffer;
+    for (int round = 0; round < 2000; ++round) {
+        buffer.resize(static_cast<std::size_t>(round % 97));
+        for (auto& c : buffer) c = next_byte();
+        const auto expected = reference(buffer.data(), buffer.size());
+        INFO("round " << round);
+        REQUIRE(pop3::detail::find_dot_line_break(buffer.data(), buffer.size()) == expected);
+        REQUIRE(pop3::detail::find_dot_line_break_from(buffer.data(), buffer.size(), 0) ==
+                expected);
+#if defined(POP3_DETAIL_HAVE_SSE2)
+        REQUIRE(pop3::detail::find_dot_line_break_sse2(buffer.data(), buffer.size()) == expected);
+#endif
+#if defined(POP3_DETAIL_HAVE_AVX2_DISPATCH)
+        if (pop3::detail::cpu_has_avx2())
+            REQUIRE(pop3::detail::find_dot_line_break_avx2(buffer.data(), buffer.size()) ==
+                    expected);
+#endif
     }
 }
