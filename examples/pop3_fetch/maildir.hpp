@@ -5,10 +5,22 @@
 // reader never sees a partial one. The bytes are stored exactly as RETR delivered them
 // (dot-stuffing removed, CRLF line ends kept).
 //
-// The names are unique per delivery, not derived from the UID, so a message that
-// pop3::fetch_new delivers again with `maybe_delivered` set (the run before died after
-// storing it but before recording it) is stored a second time: a duplicate after such a
-// crash, never a loss. The mbox destination behaves the same way.
+// File names: the classic unique base time.pid_seq.host, then a tag that identifies the
+// message: ",P=" and 16 lower-case hex digits, the 64-bit FNV-1a hash of
+// "USER@HOST\0UID" (the account, so that several accounts can share one Maildir). For
+// example 1700000000.4242_1.myhost,P=3f2a9c0d11e4b7a5. A reader that moves the file to
+// cur/ appends its ":2,FLAGS" info after that, and keeps the tag.
+//
+// No duplicate after a crash: when pop3::fetch_new delivers a message again with
+// `maybe_delivered` set (the run before died after storing it but before recording it),
+// `begin` looks in new/ and cur/ for a file carrying that message's tag. If there is one,
+// nothing new is written: the incoming bytes are compared with that file and `commit`
+// succeeds without a second copy (after fsync'ing the directory that holds it); `abort`
+// leaves that file alone. If the bytes differ (a hash collision, or a file a reader
+// changed), the message is stored as a new file after all: a duplicate, never a loss.
+// Without `maybe_delivered` no lookup is made. (Without a state file, i.e. without --keep
+// or --state, nothing is ever flagged, and a run interrupted before QUIT still leads to
+// duplicates, as documented in state.hpp.)
 #ifndef POP3_FETCH_MAILDIR_HPP
 #define POP3_FETCH_MAILDIR_HPP
 
@@ -16,19 +28,45 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <string_view>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace pop3_fetch {
 
+/// The tag of a message in its Maildir file name: ",P=" and 16 hex digits of the 64-bit
+/// FNV-1a hash of ACCOUNT "\0" UID. Not a cryptographic hash: the server chooses its own
+/// UIDs, and a collision can at worst make pop3-fetch compare a message with another
+/// account's file, find that it differs and store it anyway (see the top of this file).
+inline std::string maildir_uid_tag(std::string_view account, std::string_view uid)
+{
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    auto mix = [&h](unsigned char c) {
+        h ^= c;
+        h *= 0x100000001b3ULL;
+    };
+    for (char c : account) mix(static_cast<unsigned char>(c));
+    mix(0);
+    for (char c : uid) mix(static_cast<unsigned char>(c));
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string tag = ",P=";
+    for (int shift = 60; shift >= 0; shift -= 4) tag += hex[(h >> shift) & 0xF];
+    return tag;
+}
+
 class maildir_destination final : public destination {
 public:
-    /// Creates DIR, DIR/tmp, DIR/new and DIR/cur when missing.
-    explicit maildir_destination(std::string dir) : dir_(std::move(dir))
+    /// Creates DIR, DIR/tmp, DIR/new and DIR/cur when missing. `account` ("USER@HOST")
+    /// goes into each file's tag (see maildir_uid_tag).
+    maildir_destination(std::string dir, std::string account)
+        : dir_(std::move(dir)), account_(std::move(account))
     {
         while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
         make_dirs(dir_);
@@ -42,26 +80,42 @@ public:
     const std::string& dir() const noexcept { return dir_; }
 
 protected:
-    void do_begin(const pop3::fetched_message_info&) override
+    void do_begin(const pop3::fetched_message_info& message) override
     {
         do_abort();
-        // A name collision (same second, pid and counter after a pid wrap) is retried with
-        // the next counter value; O_EXCL guarantees we never overwrite.
-        for (int attempt = 0; attempt < 100; ++attempt) {
-            name_ = unique_name();
-            tmp_path_ = dir_ + "/tmp/" + name_;
-            fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-            if (fd_ >= 0) break;
-            if (errno != EEXIST) throw_errno("cannot create " + tmp_path_);
-        }
-        if (fd_ < 0) throw storage_error(EEXIST, "cannot find a free name in " + dir_ + "/tmp");
-        out_ = fd_writer(fd_, tmp_path_);
+        tag_ = maildir_uid_tag(account_, message.uid);
+        if (message.maybe_delivered && open_existing()) return; // compare, do not write
+        open_tmp();
     }
 
-    void do_write(std::string_view chunk) override { out_.write(chunk); }
+    void do_write(std::string_view chunk) override
+    {
+        if (existing_fd_ >= 0) {
+            if (same_as_existing(chunk)) return;
+            store_after_all();
+        }
+        out_.write(chunk);
+    }
 
     std::string do_commit() override
     {
+        if (existing_fd_ >= 0) {
+            // The whole message matched so far: the file must also end here.
+            char extra = 0;
+            const auto n = ::pread(existing_fd_, &extra, 1, matched_);
+            if (n < 0) throw_errno("cannot read " + existing_path_);
+            if (n == 0) {
+                // Already stored by an earlier run: make its directory entry durable (that
+                // run may have died before its fsync) and count it as stored.
+                close_existing();
+                sync_dir(parent_dir(existing_path_));
+                std::string path;
+                path.swap(existing_path_);
+                test_hook_after_commit();
+                return path;
+            }
+            store_after_all();
+        }
         out_.flush();
         sync_fd(fd_, tmp_path_);
         if (::close(fd_) != 0) {
@@ -85,11 +139,15 @@ protected:
         }
         tmp_path_.clear();
         sync_dir(dir_ + "/new");
+        test_hook_after_commit();
         return final_path;
     }
 
     void do_abort() noexcept override
     {
+        // An existing copy found by do_begin belongs to an earlier run: never removed.
+        close_existing();
+        existing_path_.clear();
         out_.discard();
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;
@@ -98,13 +156,121 @@ protected:
     }
 
 private:
-    /// time.pid_seq.host, the classic Maildir unique name (the part before any ':2,').
+    /// time.pid_seq.host then the message's tag: the part before any ':2,' info.
     std::string unique_name()
     {
         const auto now = std::chrono::system_clock::now().time_since_epoch();
         const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now).count();
         return std::to_string(seconds) + "." + std::to_string(::getpid()) + "_" +
-               std::to_string(++sequence_) + "." + host_;
+               std::to_string(++sequence_) + "." + host_ + tag_;
+    }
+
+    /// Creates the message's file in tmp/ and points the writer at it.
+    void open_tmp()
+    {
+        // A name collision (same second, pid and counter after a pid wrap) is retried with
+        // the next counter value; O_EXCL guarantees we never overwrite.
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            name_ = unique_name();
+            tmp_path_ = dir_ + "/tmp/" + name_;
+            fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd_ >= 0) break;
+            if (errno != EEXIST) throw_errno("cannot create " + tmp_path_);
+        }
+        if (fd_ < 0) throw storage_error(EEXIST, "cannot find a free name in " + dir_ + "/tmp");
+        out_ = fd_writer(fd_, tmp_path_);
+    }
+
+    /// True if `name` carries `tag_` (followed by the end, another ",field" or ":info").
+    bool has_tag(std::string_view name) const
+    {
+        for (auto pos = name.find(tag_); pos != std::string_view::npos;
+             pos = name.find(tag_, pos + 1)) {
+            const auto end = pos + tag_.size();
+            if (end == name.size() || name[end] == ',' || name[end] == ':') return true;
+        }
+        return false;
+    }
+
+    /// Looks in new/ and cur/ for a file with the message's tag and opens it for the
+    /// comparison. False when there is none (or it vanished meanwhile).
+    bool open_existing()
+    {
+        for (const char* sub : {"/new", "/cur"}) {
+            const std::string sub_dir = dir_ + sub;
+            DIR* d = ::opendir(sub_dir.c_str());
+            if (d == nullptr) throw_errno("cannot read directory " + sub_dir);
+            std::string found;
+            errno = 0;
+            while (const dirent* e = ::readdir(d)) {
+                if (e->d_name[0] != '.' && has_tag(e->d_name)) {
+                    found = e->d_name;
+                    break;
+                }
+            }
+            const int read_errno = errno;
+            ::closedir(d);
+            if (found.empty() && read_errno != 0)
+                throw storage_error(read_errno, "cannot read directory " + sub_dir);
+            if (found.empty()) continue;
+            existing_path_ = sub_dir + "/" + found;
+            existing_fd_ = ::open(existing_path_.c_str(), O_RDONLY | O_CLOEXEC);
+            if (existing_fd_ >= 0) {
+                matched_ = 0;
+                return true;
+            }
+            // Moved from new/ to cur/ by a reader right now: cur/ comes next.
+            if (errno != ENOENT) throw_errno("cannot open " + existing_path_);
+            existing_path_.clear();
+        }
+        return false;
+    }
+
+    /// Compares `chunk` with the existing file at the current offset.
+    bool same_as_existing(std::string_view chunk)
+    {
+        char buf[16 * 1024];
+        while (!chunk.empty()) {
+            const auto want = chunk.size() < sizeof buf ? chunk.size() : sizeof buf;
+            const auto n = ::pread(existing_fd_, buf, want, matched_);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                throw_errno("cannot read " + existing_path_);
+            }
+            const auto got = static_cast<std::size_t>(n);
+            if (got == 0 || std::memcmp(buf, chunk.data(), got) != 0) return false;
+            matched_ += static_cast<off_t>(got);
+            chunk.remove_prefix(got);
+        }
+        return true;
+    }
+
+    /// The existing file is not this message after all: store it as a new file, starting
+    /// with the bytes that matched (they are the message's first `matched_` bytes).
+    void store_after_all()
+    {
+        open_tmp();
+        char buf[16 * 1024];
+        off_t at = 0;
+        while (at < matched_) {
+            const auto left = static_cast<std::size_t>(matched_ - at);
+            const auto n = ::pread(existing_fd_, buf, left < sizeof buf ? left : sizeof buf, at);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                throw_errno("cannot read " + existing_path_);
+            }
+            if (n == 0) throw storage_error(EIO, existing_path_ + " shrank while being read");
+            out_.write(std::string_view(buf, static_cast<std::size_t>(n)));
+            at += n;
+        }
+        close_existing();
+        existing_path_.clear();
+    }
+
+    void close_existing() noexcept
+    {
+        if (existing_fd_ >= 0) ::close(existing_fd_);
+        existing_fd_ = -1;
     }
 
     /// The host name with '/' and ':' encoded as the Maildir convention asks.
@@ -122,12 +288,19 @@ private:
     }
 
     std::string dir_;
+    std::string account_;
     std::string host_;
+    std::string tag_;  ///< the current message's ",P=..." tag
     std::string name_;
     std::string tmp_path_;
     int fd_ = -1;
     fd_writer out_;
     unsigned long sequence_ = 0;
+    // A copy stored by an earlier run (maybe_delivered): its path, the open file, and how
+    // many of its bytes the incoming message matched so far.
+    std::string existing_path_;
+    int existing_fd_ = -1;
+    off_t matched_ = 0;
 };
 
 } // namespace pop3_fetch

@@ -395,7 +395,10 @@ private:
     std::unique_ptr<destination> open_destination()
     {
         phase_ = "opening the destination";
-        if (!o_.maildir.empty()) return std::make_unique<maildir_destination>(o_.maildir);
+        // The account goes into each Maildir file's tag: how a message delivered again
+        // after a crash (maybe_delivered) is found already stored (see maildir.hpp).
+        if (!o_.maildir.empty())
+            return std::make_unique<maildir_destination>(o_.maildir, cred_.user + "@" + o_.host);
         if (!o_.mbox.empty()) return std::make_unique<mbox_destination>(o_.mbox);
         return std::make_unique<mbox_destination>("-");
     }

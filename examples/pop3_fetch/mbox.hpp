@@ -11,6 +11,9 @@
 // The file is locked with fcntl(2) and flock(2) while pop3-fetch runs, each message is
 // fsync'ed before it counts as stored, and a message that fails half-way is cut off again
 // (ftruncate to the size before it), so the file never holds a partial message.
+// Unlike the Maildir destination, no lookup is made for a message delivered again with
+// `maybe_delivered`: after a crash between storing a message and recording it, the next
+// run appends (or writes) it a second time. A duplicate, never a loss.
 #ifndef POP3_FETCH_MBOX_HPP
 #define POP3_FETCH_MBOX_HPP
 
@@ -253,6 +256,7 @@ protected:
         out_.flush();
         sync_fd(fd_, label_); // a pipe or terminal has nothing to sync: not an error
         active_ = false;
+        test_hook_after_commit();
         return label_;
     }
 

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -97,6 +98,22 @@ inline void make_dirs(const std::string& path, mode_t mode = 0700)
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) throw_errno("cannot access " + path);
     if (!S_ISDIR(st.st_mode)) throw storage_error(ENOTDIR, path + " is not a directory");
+}
+
+/// TEST HOOK, for tests/integration/pop3_fetch_test.py only (not an option, not in --help):
+/// with the environment variable POP3_FETCH_TEST_EXIT_AFTER_COMMIT=N the process ends with
+/// _exit(99) right after the N-th message a destination made durable, before
+/// pop3::fetch_new records it as stored: exactly the crash window that makes the next run
+/// deliver that message again with `maybe_delivered` set. The Maildir and mbox
+/// destinations call this at the end of a successful commit.
+inline void test_hook_after_commit()
+{
+    static const unsigned long limit = [] {
+        const char* v = std::getenv("POP3_FETCH_TEST_EXIT_AFTER_COMMIT");
+        return v != nullptr ? std::strtoul(v, nullptr, 10) : 0UL;
+    }();
+    static unsigned long commits = 0;
+    if (limit != 0 && ++commits == limit) ::_exit(99);
 }
 
 /// A write buffer in front of a file descriptor: messages arrive in small chunks.

@@ -257,6 +257,121 @@ def test_mbox_from_quoting():
         reset("scratch")
 
 
+def maildir_tag(account, uid):
+    """The ",P=<16 hex>" tag of maildir.hpp: 64-bit FNV-1a of "USER@HOST\\0UID"."""
+    h = 0xcbf29ce484222325
+    for c in account.encode() + b"\0" + uid.encode():
+        h = ((h ^ c) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return ",P=%016x" % h
+
+
+def maildir_files(d):
+    """{relative path: bytes} of every message in new/ and cur/."""
+    out = {}
+    for sub in ("new", "cur"):
+        for name in os.listdir(os.path.join(d, sub)):
+            with open(os.path.join(d, sub, name), "rb") as f:
+                out[sub + "/" + name] = f.read()
+    return out
+
+
+def check_each_once(d, user, expected):
+    """Every expected message exactly once, found by its UID tag, byte-identical; nothing else."""
+    files = maildir_files(d)
+    check(len(files) == len(expected), "%d messages in the Maildir, expected %d: %r"
+          % (len(files), len(expected), sorted(files)))
+    for number, uid, _, body in expected:
+        tag = maildir_tag("%s@%s" % (user, ENV["POP3_TEST_HOST"]), uid)
+        named = [n for n in files if re.search(re.escape(tag) + r"(:|,|$)", n)]
+        check(len(named) == 1, "message %d (UID %s): %d files tagged %s: %r" % (number, uid, len(named), tag, named))
+        check(files[named[0]] == body, "message %d: %s differs from the expected bytes" % (number, named[0]))
+    check(os.listdir(os.path.join(d, "tmp")) == [], "tmp/ not empty: %r" % os.listdir(os.path.join(d, "tmp")))
+    return files
+
+
+CRASH_HOOK = "POP3_FETCH_TEST_EXIT_AFTER_COMMIT"
+
+
+def test_maildir_no_duplicate_after_crash():
+    """The crash window between storing a message and recording it (the test hook exits with
+    99 right after the N-th commit): the next run gets that message with maybe_delivered,
+    finds its file by the UID tag (in new/, or in cur/ after a reader moved it) and does not
+    store it twice."""
+    expected = manifest("alice")
+    d = os.path.join(SCRATCH, "maildir-crash")
+    p = fetch("--maildir", d, "--keep", password="secret-alice", env_extra={CRASH_HOOK: "3"})
+    expect_rc(p, 99, "--keep run that dies after the 3rd commit")
+    first = maildir_files(d)
+    check(len(first) == 3, "after the crash: %r" % sorted(first))
+    third = [n for n in first if maildir_tag("alice@" + ENV["POP3_TEST_HOST"], expected[2][1]) in n]
+    check(len(third) == 1, "message 3 not stored under its tag: %r" % sorted(first))
+    p = fetch("--maildir", d, "--keep", "--json", password="secret-alice")
+    expect_rc(p, 0, "run after the crash")
+    records = json_lines(p)
+    fetched = [r for r in records if r["type"] == "fetched"]
+    check([r["number"] for r in fetched] == list(range(3, 14)), "fetched after the crash: %r" % fetched)
+    check(fetched[0]["path"] == os.path.join(d, third[0]),
+          "message 3 should be the copy of the first run: %r vs %r" % (fetched[0]["path"], third[0]))
+    files = check_each_once(d, "alice", expected)
+    for name, data in first.items():
+        check(files.get(name) == data, "the first run's %s changed" % name)
+    p = fetch("--maildir", d, "--keep", "--json", password="secret-alice")
+    expect_rc(p, 0, "third run")
+    check(json_lines(p)[-1]["fetched"] == 0, "third run fetched again")
+    check_each_once(d, "alice", expected)
+
+    # Without --keep (deletion) but with --state; the stored copy moved to cur/ by a reader.
+    reset("scratch")
+    expected = manifest("scratch")
+    try:
+        d = os.path.join(SCRATCH, "maildir-crash-scratch")
+        state = os.path.join(SCRATCH, "crash-scratch.state")
+        p = fetch("--maildir", d, "--state", state, user="scratch", password="secret-scratch",
+                  env_extra={CRASH_HOOK: "1"})
+        expect_rc(p, 99, "deleting run that dies after the 1st commit")
+        names = os.listdir(os.path.join(d, "new"))
+        check(len(names) == 1, "after the crash: %r" % names)
+        os.rename(os.path.join(d, "new", names[0]), os.path.join(d, "cur", names[0] + ":2,S"))
+        p = fetch("--list", user="scratch", password="secret-scratch")
+        check(len(p.stdout.splitlines()) == 10, "the crash deleted mail: %r" % p.stdout)
+        p = fetch("--maildir", d, "--state", state, "--json", user="scratch", password="secret-scratch")
+        expect_rc(p, 0, "deleting run after the crash")
+        s = json_lines(p)[-1]
+        check(s["fetched"] == 10 and s["deleted"] == 10, "summary %r" % s)
+        files = check_each_once(d, "scratch", expected)
+        check("cur/" + names[0] + ":2,S" in files, "the copy in cur/ is gone: %r" % sorted(files))
+        p = fetch("--list", user="scratch", password="secret-scratch")
+        check(p.stdout == b"", "scratch not empty: %r" % p.stdout)
+    finally:
+        reset("scratch")
+
+    # The tagged file no longer holds the message (its last byte changed): compared, found
+    # different, so the message is stored again in full and the altered file is left alone.
+    reset("scratch")
+    try:
+        d = os.path.join(SCRATCH, "maildir-crash-altered")
+        state = os.path.join(SCRATCH, "crash-altered.state")
+        p = fetch("--maildir", d, "--state", state, "--keep", user="scratch", password="secret-scratch",
+                  env_extra={CRASH_HOOK: "1"})
+        expect_rc(p, 99, "run that dies after the 1st commit")
+        names = os.listdir(os.path.join(d, "new"))
+        check(len(names) == 1, "after the crash: %r" % names)
+        altered = os.path.join(d, "new", names[0])
+        with open(altered, "rb") as f:
+            data = f.read()
+        data = data[:-1] + (b"x" if data[-1:] != b"x" else b"y")
+        with open(altered, "wb") as f:
+            f.write(data)
+        p = fetch("--maildir", d, "--state", state, "--keep", user="scratch", password="secret-scratch")
+        expect_rc(p, 0, "run after the crash, altered copy")
+        files = maildir_files(d)
+        check(files.pop("new/" + names[0]) == data, "the altered file was touched")
+        os.unlink(altered)
+        check_each_once(d, "scratch", expected)
+    finally:
+        reset("scratch")
+
+
 def test_state_locked():
     """A second run on the same state (the lock is held) fails at once with exit code 7."""
     import fcntl
@@ -580,6 +695,7 @@ TESTS = [
     test_maildir_keep_twice,
     test_mbox_implicit_tls,
     test_mbox_from_quoting,
+    test_maildir_no_duplicate_after_crash,
     test_state_locked,
     test_stdout_and_delete,
     test_storage_failure_keeps_mail,
