@@ -21,15 +21,13 @@ namespace pop3::sasl {
 /// "user SP hex(HMAC-MD5(password, challenge))". The password is not sent, but one
 /// recorded exchange allows an offline dictionary attack on it, and the server must keep
 /// a plaintext-equivalent secret: `weak()`. Historic; prefer SCRAM.
-class cram_md5 final : public mechanism {
+class cram_md5 final : public password_mechanism {
 public:
     /// Keeps the credentials until the challenge is answered.
     cram_md5(std::string user, std::string password)
-        : user_(std::move(user)), password_(std::move(password))
+        : password_mechanism(std::move(user), std::move(password))
     {
-        detail::cleanse(password);
     }
-    ~cram_md5() override { detail::cleanse(password_); }
 
     std::string_view name() const noexcept override { return "CRAM-MD5"; }
     bool client_first() const noexcept override { return false; }
@@ -37,13 +35,7 @@ public:
     bool weak() const noexcept override { return true; }
 
     /// A user name is required; neither value may contain NUL.
-    std::error_code validate() const noexcept override
-    {
-        if (user_.empty() || user_.find('\0') != std::string::npos ||
-            password_.find('\0') != std::string::npos)
-            return errc::invalid_argument;
-        return {};
-    }
+    std::error_code validate() const noexcept override { return check_credentials(); }
 
     /// CRAM-MD5 has no initial response.
     std::error_code initial_response(std::string& out) override
@@ -74,8 +66,6 @@ public:
     }
 
 private:
-    std::string user_;
-    std::string password_;
     bool done_ = false;
 };
 

@@ -2,9 +2,13 @@
 #ifndef POP3_SASL_MECHANISM_HPP
 #define POP3_SASL_MECHANISM_HPP
 
+#include <pop3/error.hpp>
+#include <pop3/sasl/secret.hpp>
+
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace pop3::sasl {
 
@@ -63,6 +67,30 @@ protected:
     mechanism() = default;
 
     std::string diagnostic_; ///< set by the concrete mechanisms
+};
+
+/// Base of the mechanisms that hold a user name and a password (PLAIN, LOGIN,
+/// CRAM-MD5): keeps them, wipes the password when done, and checks them one way.
+class password_mechanism : public mechanism {
+protected:
+    password_mechanism(std::string user, std::string password)
+        : user_(std::move(user)), password_(std::move(password))
+    {
+        detail::cleanse(password); // moved-from, but a short string's bytes stay behind
+    }
+    ~password_mechanism() override { detail::cleanse(password_); }
+
+    /// Servers treat both values as C strings: no NUL, and a user name is required.
+    std::error_code check_credentials() const noexcept
+    {
+        if (user_.empty() || user_.find('\0') != std::string::npos ||
+            password_.find('\0') != std::string::npos)
+            return errc::invalid_argument;
+        return {};
+    }
+
+    std::string user_;
+    std::string password_;
 };
 
 } // namespace pop3::sasl

@@ -78,28 +78,20 @@ private:
 /// ("Username:", "Password:") and the client answers with the user name, then the
 /// password. The prompt texts are not checked: servers word them differently. Sends the
 /// password itself: use it only over TLS.
-class login final : public mechanism {
+class login final : public password_mechanism {
 public:
     /// Keeps the credentials until they are sent.
     login(std::string user, std::string password)
-        : user_(std::move(user)), password_(std::move(password))
+        : password_mechanism(std::move(user), std::move(password))
     {
-        detail::cleanse(password);
     }
-    ~login() override { detail::cleanse(password_); }
 
     std::string_view name() const noexcept override { return "LOGIN"; }
     bool client_first() const noexcept override { return false; }
     bool exposes_secret() const noexcept override { return true; }
 
     /// Servers treat both values as C strings: no NUL, and a user name is required.
-    std::error_code validate() const noexcept override
-    {
-        if (user_.empty() || user_.find('\0') != std::string::npos ||
-            password_.find('\0') != std::string::npos)
-            return errc::invalid_argument;
-        return {};
-    }
+    std::error_code validate() const noexcept override { return check_credentials(); }
 
     /// LOGIN has no initial response.
     std::error_code initial_response(std::string& out) override
@@ -132,8 +124,6 @@ public:
     }
 
 private:
-    std::string user_;
-    std::string password_;
     int step_ = 0; // 0: expects the user prompt, 1: the password prompt, 2: done or failed
 };
 
