@@ -6,6 +6,8 @@
 #ifndef POP3_TESTS_LEAVE_ON_SERVER_FAKE_HPP
 #define POP3_TESTS_LEAVE_ON_SERVER_FAKE_HPP
 
+#include "test_stream.hpp"
+
 #include <pop3/detail/asio.hpp>
 
 #include <algorithm>
@@ -29,11 +31,11 @@ struct fake_message {
 /// The server's state, shared by the stream and the test; survives connections.
 struct fake_server {
     std::vector<fake_message> mailbox;
-    bool uidl_supported = true;     ///< UIDL in CAPA and accepted
-    bool advertise_uidl = true;     ///< UIDL listed in CAPA
-    bool pipelining = false;        ///< PIPELINING in CAPA
-    std::set<std::size_t> refuse_dele; ///< DELE n answered -ERR (1-based, this session)
-    std::set<std::size_t> refuse_retr; ///< RETR n answered -ERR
+    bool uidl_supported = true;         ///< UIDL in CAPA and accepted
+    bool advertise_uidl = true;         ///< UIDL listed in CAPA
+    bool pipelining = false;            ///< PIPELINING in CAPA
+    std::set<std::size_t> refuse_dele;  ///< DELE n answered -ERR (1-based, this session)
+    std::set<std::size_t> refuse_retr;  ///< RETR n answered -ERR
     std::optional<std::size_t> cut_c2s; ///< the connection dies after this many client bytes
     std::optional<std::size_t> cut_s2c; ///< ... or after this many server bytes
     std::vector<std::string> commands;  ///< every complete command received (all sessions)
@@ -44,8 +46,10 @@ struct fake_server {
     std::size_t s2c_total = 0;
 };
 
-class fake_stream {
+class fake_stream : public sync_backed_stream<fake_stream> {
 public:
+    using sync_backed_stream::read_some;
+    using sync_backed_stream::write_some;
     using executor_type = net::any_io_executor;
 
     /// What `lowest_layer()` returns: enough for `fetch_new` to close the connection.
@@ -127,30 +131,6 @@ public:
         }
         if (cut) return die(ec);
         return bytes.size();
-    }
-
-    template <class MutableBuffers, class Token>
-    auto async_read_some(const MutableBuffers& buffers, Token&& token)
-    {
-        return net::async_initiate<Token, void(std::error_code, std::size_t)>(
-            [this](auto handler, MutableBuffers b) {
-                std::error_code ec;
-                const auto n = read_some(b, ec);
-                post_result(std::move(handler), ec, n);
-            },
-            token, buffers);
-    }
-
-    template <class ConstBuffers, class Token>
-    auto async_write_some(const ConstBuffers& buffers, Token&& token)
-    {
-        return net::async_initiate<Token, void(std::error_code, std::size_t)>(
-            [this](auto handler, ConstBuffers b) {
-                std::error_code ec;
-                const auto n = write_some(b, ec);
-                post_result(std::move(handler), ec, n);
-            },
-            token, buffers);
     }
 
 private:
@@ -257,13 +237,6 @@ private:
         }
         if (!body.empty() && body.back() != '\n') out += "\r\n";
         return out;
-    }
-
-    template <class Handler>
-    void post_result(Handler handler, std::error_code ec, std::size_t n)
-    {
-        auto ex = net::get_associated_executor(handler, executor_);
-        net::post(ex, [h = std::move(handler), ec, n]() mutable { h(ec, n); });
     }
 
     executor_type executor_;

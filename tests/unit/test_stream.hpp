@@ -29,8 +29,65 @@ struct script {
     std::size_t position = 0; ///< how much of `input` was read
 };
 
-class test_stream {
+/// Completes a stream that has `read_some(buffers, ec)`, `write_some(buffers, ec)` and
+/// `get_executor()` with the rest of Asio's stream interface: throwing overloads, and
+/// async operations that run the sync ones and complete through the executor.
+template <class Derived> class sync_backed_stream {
 public:
+    template <class MutableBuffers> std::size_t read_some(const MutableBuffers& buffers)
+    {
+        std::error_code ec;
+        const auto n = self().read_some(buffers, ec);
+        if (ec) throw std::system_error(ec);
+        return n;
+    }
+
+    template <class ConstBuffers> std::size_t write_some(const ConstBuffers& buffers)
+    {
+        std::error_code ec;
+        const auto n = self().write_some(buffers, ec);
+        if (ec) throw std::system_error(ec);
+        return n;
+    }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(const MutableBuffers& buffers, Token&& token)
+    {
+        return net::async_initiate<Token, void(std::error_code, std::size_t)>(
+            [this](auto handler, MutableBuffers b) {
+                std::error_code ec;
+                const auto n = self().read_some(b, ec);
+                post_result(std::move(handler), ec, n);
+            },
+            token, buffers);
+    }
+
+    template <class ConstBuffers, class Token>
+    auto async_write_some(const ConstBuffers& buffers, Token&& token)
+    {
+        return net::async_initiate<Token, void(std::error_code, std::size_t)>(
+            [this](auto handler, ConstBuffers b) {
+                std::error_code ec;
+                const auto n = self().write_some(b, ec);
+                post_result(std::move(handler), ec, n);
+            },
+            token, buffers);
+    }
+
+private:
+    Derived& self() { return static_cast<Derived&>(*this); }
+
+    template <class Handler> void post_result(Handler handler, std::error_code ec, std::size_t n)
+    {
+        auto ex = net::get_associated_executor(handler, self().get_executor());
+        net::post(ex, [h = std::move(handler), ec, n]() mutable { h(ec, n); });
+    }
+};
+
+class test_stream : public sync_backed_stream<test_stream> {
+public:
+    using sync_backed_stream::read_some;
+    using sync_backed_stream::write_some;
     using executor_type = net::any_io_executor;
 
     test_stream(net::any_io_executor ex, std::shared_ptr<script> s)
@@ -69,46 +126,6 @@ public:
         return size;
     }
 
-    template <class MutableBuffers> std::size_t read_some(const MutableBuffers& buffers)
-    {
-        std::error_code ec;
-        const auto n = read_some(buffers, ec);
-        if (ec) throw std::system_error(ec);
-        return n;
-    }
-
-    template <class ConstBuffers> std::size_t write_some(const ConstBuffers& buffers)
-    {
-        std::error_code ec;
-        const auto n = write_some(buffers, ec);
-        if (ec) throw std::system_error(ec);
-        return n;
-    }
-
-    template <class MutableBuffers, class Token>
-    auto async_read_some(const MutableBuffers& buffers, Token&& token)
-    {
-        return net::async_initiate<Token, void(std::error_code, std::size_t)>(
-            [this](auto handler, MutableBuffers b) {
-                std::error_code ec;
-                const auto n = read_some(b, ec);
-                post_result(std::move(handler), ec, n);
-            },
-            token, buffers);
-    }
-
-    template <class ConstBuffers, class Token>
-    auto async_write_some(const ConstBuffers& buffers, Token&& token)
-    {
-        return net::async_initiate<Token, void(std::error_code, std::size_t)>(
-            [this](auto handler, ConstBuffers b) {
-                std::error_code ec;
-                const auto n = write_some(b, ec);
-                post_result(std::move(handler), ec, n);
-            },
-            token, buffers);
-    }
-
 private:
     bool fault(std::error_code& ec)
     {
@@ -118,12 +135,6 @@ private:
             return true;
         }
         return false;
-    }
-
-    template <class Handler> void post_result(Handler handler, std::error_code ec, std::size_t n)
-    {
-        auto ex = net::get_associated_executor(handler, executor_);
-        net::post(ex, [h = std::move(handler), ec, n]() mutable { h(ec, n); });
     }
 
     executor_type executor_;
