@@ -168,9 +168,6 @@ public:
         return step::finished();
     }
 
-    /// Text the server sent during the exchange (e.g. an OAuth error), for diagnostics.
-    const std::string& diagnostic() const noexcept { return mechanism_->diagnostic(); }
-
 private:
     std::error_code on_command_reply(protocol& p, const server_reply& reply) override
     {

@@ -460,12 +460,11 @@ private:
 };
 
 /// DELE over many messages, pipelined when allowed. Every DELE is tried; the result is
-/// the first error, and `failed` lists the numbers the server refused.
+/// the first error.
 class dele_batch_op final : public operation {
 public:
     explicit dele_batch_op(std::vector<message_number> numbers) : numbers_(std::move(numbers)) {}
     bool pipelinable() const noexcept override { return true; }
-    std::vector<message_number> failed;
 
     step next(protocol& p, std::string& out) override
     {
@@ -482,15 +481,7 @@ public:
     }
     std::error_code on_reply(protocol&, const server_reply& reply) override
     {
-        if (!reply.ok()) {
-            fail(error_from_reply(reply));
-            failed.push_back(numbers_[received_]);
-        }
-        return {};
-    }
-    std::error_code on_end(protocol&) override
-    {
-        ++received_;
+        if (!reply.ok()) fail(error_from_reply(reply));
         return {};
     }
 
@@ -499,7 +490,6 @@ private:
     bool checked_ = false;
     std::error_code refused_; // nothing is sent when the call itself is invalid
     std::size_t sent_ = 0;
-    std::size_t received_ = 0;
 };
 
 /// QUIT (RFC 1939 sections 4 and 6). `committed` tells whether the server confirmed

@@ -236,9 +236,6 @@ public:
         op_ = nullptr;
     }
 
-    /// True while an operation runs.
-    bool busy() const noexcept { return op_ != nullptr; }
-
     static constexpr std::size_t read_chunk = 64 * 1024;
     static constexpr std::size_t initial_buffer = read_chunk + 8 * 1024;
 
