@@ -47,9 +47,11 @@ using language = detail::language_entry;
 ///
 /// Every call comes in three forms: throwing `pop3::error`; setting a `std::error_code&`;
 /// and `async_*` taking any Asio completion token (a callback, `use_future`,
-/// `use_awaitable`, ...). Asynchronous calls complete with `void(std::error_code)` or
-/// `void(std::error_code, T)`; they support per-operation cancellation through the
-/// token's cancellation slot (terminal cancellation: the session is unusable after it).
+/// `use_awaitable`, ...). Asynchronous calls complete with `void(net_error_code)` or
+/// `void(net_error_code, T)` (`std::error_code`, or `boost::system::error_code` with
+/// POP3_USE_BOOST_ASIO, so Boost's `use_future` and `use_awaitable` throw); they support
+/// per-operation cancellation through the token's cancellation slot (terminal cancellation: the
+/// session is unusable after it).
 ///
 /// One operation at a time: starting another while one runs fails with
 /// `errc::operation_in_progress`. A client is not thread-safe. The client (and the
@@ -145,12 +147,12 @@ public:
         }
     }
 
-    /// Asynchronous `connect`. Completes with `void(std::error_code)`.
+    /// Asynchronous `connect`. Completes with `void(net_error_code)`.
     template <class Token = default_token>
     auto async_connect(std::string host, std::string service, tls_mode mode = default_tls,
                        Token&& token = default_token{})
     {
-        return net::async_compose<Token, void(std::error_code)>(
+        return net::async_compose<Token, void(net_error_code)>(
             connect_op{
                 this, std::move(host), std::move(service), mode, connect_op::stage::start, {}, {}},
             token, impl_->stream_);
@@ -622,9 +624,13 @@ private:
         detail::clock::time_point deadline{};
         std::error_code refusal;
 
-        template <class Self> void operator()(Self& self, std::error_code ec = {})
+        template <class Self> void operator()(Self& self, const net_error_code& step_ec = {})
         {
             auto& c = *self_client;
+            std::error_code ec = from_net_error_code(step_ec);
+            const auto complete = [&self](const std::error_code& result) {
+                self.complete(to_net_error_code(result));
+            };
             switch (at) {
             case stage::start:
                 if ((refusal = c.check_tls_mode(mode))) {
@@ -638,16 +644,16 @@ private:
                 deadline = detail::deadline_after(c.impl_->timeouts_.connect);
                 return c.impl_->async_connect_tcp(host, service, std::move(self));
             case stage::connected:
-                if (ec || (ec = c.prepare_tls(host, mode))) return self.complete(ec);
+                if (ec || (ec = c.prepare_tls(host, mode))) return complete(ec);
                 at = stage::greeted;
                 return c.run_async(detail::greeting_op{mode == tls_mode::implicit}, std::move(self),
                                    deadline);
             case stage::greeted:
-                if (ec || mode != tls_mode::starttls) return self.complete(ec);
+                if (ec || mode != tls_mode::starttls) return complete(ec);
                 at = stage::secured;
                 return c.run_async(detail::stls_op{}, std::move(self), deadline);
-            case stage::refused: return self.complete(refusal);
-            case stage::secured: return self.complete(c.require_tls(ec));
+            case stage::refused: return complete(refusal);
+            case stage::secured: return complete(c.require_tls(ec));
             }
         }
     };

@@ -163,7 +163,7 @@ struct has_closable_lowest_layer : std::false_type {};
 template <class Stream>
 struct has_closable_lowest_layer<
     Stream, std::void_t<decltype(std::declval<Stream&>().lowest_layer().close(
-                std::declval<std::error_code&>()))>> : std::true_type {};
+                std::declval<net_error_code&>()))>> : std::true_type {};
 
 /// Closes the connection (without QUIT) unless disarmed: after any failure, and when the
 /// delivery throws.
@@ -177,7 +177,7 @@ public:
     {
         if (!armed_) return;
         if constexpr (has_closable_lowest_layer<Stream>::value) {
-            std::error_code ignored;
+            net_error_code ignored;
             client_.stream().lowest_layer().close(ignored);
         }
     }

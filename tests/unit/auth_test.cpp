@@ -1,12 +1,11 @@
 // Login methods and the plaintext policy over the scripted stream: what goes on the
 // wire for each method, and what is refused before a credential is written.
 #include "../catch.hpp"
+#include "test_net.hpp"
 #include "test_stream.hpp"
 
 #include <pop3/client.hpp>
 #include <pop3/sasl/base64.hpp>
-
-#include <asio/io_context.hpp>
 
 #include <memory>
 #include <string>
@@ -18,7 +17,7 @@ using client_type = pop3::client<test_stream>;
 namespace {
 
 struct fixture {
-    asio::io_context ioc;
+    net::io_context ioc;
     std::shared_ptr<script> s = std::make_shared<script>();
     client_type c;
     std::string log;

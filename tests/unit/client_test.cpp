@@ -2,12 +2,10 @@
 // forms against the same transcript, the session state rules, PIPELINING, and an
 // injected I/O error at every step.
 #include "../catch.hpp"
+#include "test_net.hpp"
 #include "test_stream.hpp"
 
 #include <pop3/client.hpp>
-
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -138,7 +136,7 @@ std::string run_with_codes(client_type& c, std::error_code& ec)
 /// The same with async calls and std::future, the io_context running on another thread.
 std::string run_with_futures(client_type& c)
 {
-    using asio::use_future;
+    using net::use_future;
     std::ostringstream out;
     c.async_read_greeting(use_future).get();
     out << "greeting " << c.greeting().apop_timestamp << "\n";
@@ -165,9 +163,9 @@ std::string run_with_futures(client_type& c)
 }
 
 /// Runs `f` with an io_context serving the async calls on a second thread.
-template <class F> void with_running_context(asio::io_context& ioc, F f)
+template <class F> void with_running_context(net::io_context& ioc, F f)
 {
-    auto guard = asio::make_work_guard(ioc);
+    auto guard = net::make_work_guard(ioc);
     std::thread runner([&] { ioc.run(); });
     try {
         f();
@@ -187,7 +185,7 @@ TEST_CASE("client runs a whole session in every form with the same bytes and res
     for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{1} << 16}) {
         INFO("read chunk " << chunk);
         {
-            asio::io_context ioc;
+            net::io_context ioc;
             auto s = make_script(session_input, chunk);
             client_type c{ioc.get_executor(), s};
             CHECK(run_throwing(c) == session_summary);
@@ -195,7 +193,7 @@ TEST_CASE("client runs a whole session in every form with the same bytes and res
             CHECK(c.state() == pop3::session_state::closed);
         }
         {
-            asio::io_context ioc;
+            net::io_context ioc;
             auto s = make_script(session_input, chunk);
             client_type c{ioc.get_executor(), s};
             std::error_code ec;
@@ -204,7 +202,7 @@ TEST_CASE("client runs a whole session in every form with the same bytes and res
             CHECK(s->output == session_output);
         }
         {
-            asio::io_context ioc;
+            net::io_context ioc;
             auto s = make_script(session_input, chunk);
             client_type c{ioc.get_executor(), s};
             with_running_context(ioc, [&] { CHECK(run_with_futures(c) == session_summary); });
@@ -215,16 +213,16 @@ TEST_CASE("client runs a whole session in every form with the same bytes and res
 
 TEST_CASE("client with callbacks completes through the io_context, never inline")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     auto s = make_script(greeting_and_capa + "+OK\r\n");
     client_type c{ioc.get_executor(), s};
     bool greeted = false;
     bool refused = false;
-    c.async_read_greeting([&](std::error_code ec) {
+    c.async_read_greeting([&](pop3::net_error_code ec) {
         REQUIRE_FALSE(ec);
         greeted = true;
         // Not logged in: refused at once, nothing sent, and still completed via post.
-        c.async_stat([&](std::error_code ec2, pop3::maildrop_stat) {
+        c.async_stat([&](pop3::net_error_code ec2, pop3::maildrop_stat) {
             CHECK(ec2 == pop3::errc::wrong_state);
             refused = true;
         });
@@ -239,7 +237,7 @@ TEST_CASE("client with callbacks completes through the io_context, never inline"
 
 TEST_CASE("client refuses commands in the wrong state without sending anything")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     auto s = make_script(greeting_and_capa + "+OK bye\r\n");
     client_type c{ioc.get_executor(), s};
     std::error_code ec;
@@ -264,9 +262,77 @@ TEST_CASE("client refuses commands in the wrong state without sending anything")
     CHECK(s->output == before + "QUIT\r\n");
 }
 
+TEST_CASE("use_future turns an error completion into an exception that names the pop3 error")
+{
+    net::io_context ioc;
+    auto s = make_script(greeting_and_capa + "-ERR [IN-USE] locked\r\n");
+    client_type c{ioc.get_executor(), s};
+    with_running_context(ioc, [&] {
+        c.async_read_greeting(net::use_future).get();
+        auto refused = c.async_stat(net::use_future); // not logged in
+        CHECK_THROWS_MATCHES(
+            refused.get(), pop3_test::net_system_error,
+            Catch::Matchers::Predicate<pop3_test::net_system_error>(
+                [](const pop3_test::net_system_error& e) {
+                    return e.code() == pop3::errc::wrong_state &&
+                           e.code().message() ==
+                               pop3::make_error_code(pop3::errc::wrong_state).message();
+                }));
+        auto locked = c.async_login("alice", "pw", user_pass, net::use_future);
+        try {
+            locked.get();
+            FAIL("login should have failed");
+        } catch (const pop3_test::net_system_error& e) {
+            CHECK(e.code() == pop3::errc::mailbox_in_use);
+            CHECK(e.code() != pop3::errc::authentication_failed);
+            // Back to std::error_code, as the sync calls report it: still pop3's error.
+            CHECK(pop3::from_net_error_code(e.code()) == pop3::errc::mailbox_in_use);
+        }
+    });
+}
+
+TEST_CASE("error codes keep their category on the way to an async completion and back")
+{
+    class custom_category final : public std::error_category {
+    public:
+        const char* name() const noexcept override { return "custom"; }
+        std::string message(int v) const override { return "custom " + std::to_string(v); }
+    };
+    static const custom_category custom;
+    const std::error_code originals[] = {
+        pop3::make_error_code(pop3::errc::timeout),
+        std::make_error_code(std::errc::no_space_on_device),
+        std::error_code(EPIPE, std::system_category()),
+        std::error_code(7, custom),
+        pop3::net_error(net::error::eof),
+        pop3::net_error(net::error::connection_reset),
+        pop3::net_error(net::ssl::error::stream_truncated),
+        std::error_code(),
+    };
+    for (const auto& original : originals) {
+        INFO(original.category().name() << ':' << original.value());
+        const pop3::net_error_code carried = pop3::to_net_error_code(original);
+        CHECK(carried.value() == original.value());
+        CHECK(std::string(carried.category().name()) == original.category().name());
+        CHECK(carried.message() == original.message());
+        CHECK(bool(carried) == bool(original));
+        const std::error_code back = pop3::from_net_error_code(carried);
+        if (original.category() == std::system_category() ||
+            original.category() == std::generic_category()) {
+            // Boost.Asio's errno codes come back as Boost's system category seen through
+            // std::error_code: the same condition, not the same category object.
+            CHECK(back.value() == original.value());
+            CHECK(back == original.default_error_condition());
+        } else {
+            CHECK(back == original);
+        }
+    }
+    CHECK(pop3::to_net_error_code(pop3::net_error(net::error::eof)) == net::error::eof);
+}
+
 TEST_CASE("client refuses CR/LF/NUL arguments and message number 0 before writing")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     auto s = make_script(greeting_and_capa + login_replies);
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
@@ -291,7 +357,7 @@ TEST_CASE("client refuses CR/LF/NUL arguments and message number 0 before writin
 
 TEST_CASE("a -ERR leaves the session usable and carries the server's reply")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     auto s = make_script(greeting_and_capa + login_replies +
                          "-ERR [SYS/TEMP] try later\r\n+OK\r\n-ERR no such message\r\n");
     client_type c{ioc.get_executor(), s};
@@ -326,7 +392,7 @@ TEST_CASE("login failures map to distinct errors")
           row{"-ERR [LOGIN-DELAY] too soon", pop3::errc::login_delay},
           row{"-ERR [SYS/PERM] disabled", pop3::errc::permanent_failure}}) {
         INFO(r.pass_reply);
-        asio::io_context ioc;
+        net::io_context ioc;
         auto s = make_script(greeting_and_capa + "+OK\r\n" + r.pass_reply + "\r\n");
         client_type c{ioc.get_executor(), s};
         c.read_greeting();
@@ -339,7 +405,7 @@ TEST_CASE("login failures map to distinct errors")
 
 TEST_CASE("an error in the middle of a reply breaks the session: no silent desync")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     pop3::parser_limits limits;
     limits.max_line_length = 64;
     auto s = make_script(greeting_and_capa + login_replies + "+OK\r\n1 " + std::string(100, 'u') +
@@ -360,7 +426,7 @@ TEST_CASE("an error in the middle of a reply breaks the session: no silent desyn
 
 TEST_CASE("a connection that ends inside a reply is unexpected_eof, never a short result")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     auto s = make_script(greeting_and_capa + login_replies + "+OK\r\nSubject: cut\r\n");
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
@@ -374,7 +440,7 @@ TEST_CASE("a connection that ends inside a reply is unexpected_eof, never a shor
 
 TEST_CASE("a sink error stops delivery but keeps the session in step")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     auto s =
         make_script(greeting_and_capa + login_replies + "+OK\r\nline 1\r\n.line 2\r\n.\r\n+OK\r\n");
     client_type c{ioc.get_executor(), s};
@@ -408,7 +474,7 @@ const std::string batch_replies =
 std::string run_batch(const std::string& capa, std::size_t chunk, std::string& output,
                       std::vector<std::string>& writes)
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     const bool pipelined = capa.find("PIPELINING") != std::string::npos;
     auto s = make_script(capa + (pipelined ? pipelining_login : login_replies) + batch_replies +
                              "+OK\r\n+OK\r\n-ERR no\r\n",
@@ -462,7 +528,7 @@ TEST_CASE("retr_many and dele_many pipeline only when advertised, with identical
 
 TEST_CASE("the PIPELINING window bounds the commands in flight")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     std::string input = pipelining_capa + pipelining_login;
     std::vector<pop3::message_number> numbers;
     for (pop3::message_number n = 1; n <= 200; ++n) {
@@ -491,7 +557,7 @@ TEST_CASE("the PIPELINING window bounds the commands in flight")
 
 TEST_CASE("the trace shows the conversation but never the password")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     auto s = make_script(greeting_and_capa + login_replies + "+OK\r\nx\r\n.\r\n");
     client_type c{ioc.get_executor(), s};
     std::string log;
@@ -514,7 +580,7 @@ TEST_CASE("an I/O error injected at every step of every operation ends in an err
 {
     std::size_t total_calls = 0;
     {
-        asio::io_context ioc;
+        net::io_context ioc;
         auto s = make_script(session_input, 5);
         client_type c{ioc.get_executor(), s};
         run_throwing(c);
@@ -524,20 +590,20 @@ TEST_CASE("an I/O error injected at every step of every operation ends in an err
     for (std::size_t k = 0; k < total_calls; ++k) {
         INFO("fault at I/O call " << k);
         {
-            asio::io_context ioc;
+            net::io_context ioc;
             auto s = make_script(session_input, 5);
             s->fail_at = k;
             client_type c{ioc.get_executor(), s};
             std::error_code ec;
             const auto partial = run_with_codes(c, ec);
-            CHECK(ec == asio::error::connection_reset);
+            CHECK(ec == pop3::net_error(net::error::connection_reset));
             CHECK(partial != session_summary);
             CHECK(c.state() == pop3::session_state::broken);
             c.noop(ec);
             CHECK(ec == pop3::errc::session_broken);
         }
         {
-            asio::io_context ioc;
+            net::io_context ioc;
             auto s = make_script(session_input, 5);
             s->fail_at = k;
             client_type c{ioc.get_executor(), s};
@@ -545,9 +611,9 @@ TEST_CASE("an I/O error injected at every step of every operation ends in an err
             with_running_context(ioc, [&] {
                 try {
                     run_with_futures(c);
-                } catch (const std::system_error& e) {
+                } catch (const pop3_test::net_system_error& e) {
                     threw = true;
-                    CHECK(e.code() == asio::error::connection_reset);
+                    CHECK(e.code() == net::error::connection_reset);
                 }
             });
             CHECK(threw);

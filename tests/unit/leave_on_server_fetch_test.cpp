@@ -7,10 +7,9 @@
 // that streams through without ever being held whole.
 #include "../catch.hpp"
 #include "leave_on_server_fake.hpp"
+#include "test_net.hpp"
 
 #include <pop3/fetch_new.hpp>
-
-#include <asio/io_context.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -104,7 +103,9 @@ protected:
         if (events && !ec)
             for (const auto& c : changes)
                 events->push_back("R:" + c.uid + ":" +
-                                  (!c.entry ? "forget" : c.entry->stored ? "stored" : "pending"));
+                                  (!c.entry          ? "forget"
+                                   : c.entry->stored ? "stored"
+                                                     : "pending"));
     }
 };
 
@@ -120,7 +121,7 @@ run_outcome run_with(const std::shared_ptr<fake_server>& server, pop3::uid_store
                      Delivery&& delivery, const leave_policy& policy,
                      const pop3::fetch_options& options = {})
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     client_type c{ioc.get_executor(), server};
     run_outcome out;
     c.read_greeting(out.ec);
@@ -277,9 +278,8 @@ void check_done(const std::vector<fake_message>& original, const fake_server& se
         REQUIRE(it != app.copies.end());
         CHECK(it->second.size() == 1);
         CHECK(it->second.front() == m.body);
-        const bool on_server =
-            std::any_of(server.mailbox.begin(), server.mailbox.end(),
-                        [&](const fake_message& s) { return s.uid == m.uid; });
+        const bool on_server = std::any_of(server.mailbox.begin(), server.mailbox.end(),
+                                           [&](const fake_message& s) { return s.uid == m.uid; });
         const auto e = store.find(m.uid);
         if (on_server) { // a UID gone from the server may have been forgotten since
             REQUIRE(e);
@@ -349,8 +349,7 @@ TEST_CASE("fetch_new: order of effects is intent, RETR, deliver, stored, DELE, Q
     }
 }
 
-TEST_CASE("fetch_new: keep_forever leaves the mailbox alone; a rerun fetches nothing",
-          "[leave]")
+TEST_CASE("fetch_new: keep_forever leaves the mailbox alone; a rerun fetches nothing", "[leave]")
 {
     auto server = make_server(true);
     const auto original = server->mailbox;
@@ -437,8 +436,7 @@ TEST_CASE("fetch_new: a throwing delivery closes the connection and propagates",
     CHECK(server->mailbox.size() == sample_mailbox().size());
 }
 
-TEST_CASE("fetch_new: already_stored confirms an unconfirmed delivery without RETR",
-          "[leave]")
+TEST_CASE("fetch_new: already_stored confirms an unconfirmed delivery without RETR", "[leave]")
 {
     auto server = make_server();
     const auto original = server->mailbox;
@@ -480,8 +478,7 @@ TEST_CASE("fetch_new: servers without UIDL get not_supported and nothing happens
     }
 }
 
-TEST_CASE("fetch_new: a refused RETR or DELE is a per-message failure, counted exactly",
-          "[leave]")
+TEST_CASE("fetch_new: a refused RETR or DELE is a per-message failure, counted exactly", "[leave]")
 {
     auto server = make_server(true);
     server->refuse_retr = {2};
@@ -511,7 +508,7 @@ TEST_CASE("fetch_new: a refused RETR or DELE is a per-message failure, counted e
 
 TEST_CASE("fetch_new: refuses a client that is not logged in", "[leave]")
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     auto server = make_server();
     client_type c{ioc.get_executor(), server};
     pop3::memory_uid_store store;
@@ -545,8 +542,7 @@ TEST_CASE("fetch_new: the store failing at every write, then reruns: nothing los
     }
 }
 
-TEST_CASE("fetch_new: the connection cut at every byte, both directions, then reruns",
-          "[leave]")
+TEST_CASE("fetch_new: the connection cut at every byte, both directions, then reruns", "[leave]")
 {
     std::size_t faults = 0;
     for (const bool pipelining : {false, true}) {

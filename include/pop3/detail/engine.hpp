@@ -28,10 +28,10 @@ inline bool is_end_of_stream(const std::error_code& ec)
 
 /// The completion signature of an operation yielding `Result`.
 template <class Result> struct completion_signature {
-    using type = void(std::error_code, Result);
+    using type = void(net_error_code, Result);
 };
 template <> struct completion_signature<void> {
-    using type = void(std::error_code);
+    using type = void(net_error_code);
 };
 
 template <class Stream> class engine {
@@ -237,10 +237,10 @@ public:
         template <class Self> void finish(Self& self, std::error_code ec)
         {
             if constexpr (std::is_void_v<Result>) {
-                self.complete(ec);
+                self.complete(to_net_error_code(ec));
             } else {
                 auto result = ec ? Result{} : take(*op, self_engine->proto_);
-                self.complete(ec, std::move(result));
+                self.complete(to_net_error_code(ec), std::move(result));
             }
         }
     };
@@ -281,7 +281,7 @@ public:
                         const net::ip::tcp::resolver::results_type& endpoints)
         {
             auto& e = *self_engine;
-            if ((ec = e.disarm(ec))) return self.complete(ec);
+            if ((ec = e.disarm(ec))) return self.complete(to_net_error_code(ec));
             waiting = pending::connect;
             e.arm(deadline);
             net::async_connect(e.stream_.lowest_layer(), endpoints, std::move(self));
@@ -291,11 +291,11 @@ public:
         void operator()(Self& self, std::error_code ec, const net::ip::tcp::endpoint&)
         {
             auto& e = *self_engine;
-            if ((ec = e.disarm(ec))) return self.complete(ec);
+            if ((ec = e.disarm(ec))) return self.complete(to_net_error_code(ec));
             net_error_code ignored;
             e.stream_.lowest_layer().set_option(net::ip::tcp::no_delay(true), ignored);
             e.proto_.reset_connection();
-            self.complete(ec);
+            self.complete(net_error_code{});
         }
     };
 
@@ -304,7 +304,7 @@ public:
     {
         static_assert(has_tcp_socket<Stream>::value,
                       "async_connect() needs a stream whose lowest layer is a TCP socket");
-        return net::async_compose<Token, void(std::error_code)>(
+        return net::async_compose<Token, void(net_error_code)>(
             connect_tcp_op{
                 this, std::move(host), std::move(service), {}, connect_tcp_op::pending::start},
             token, stream_);
