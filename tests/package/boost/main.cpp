@@ -18,6 +18,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <cstdio>
 #include <string>
@@ -64,11 +65,13 @@ int main()
     // connection.
     std::error_code sync_error;
     plain.noop(sync_error);
-    check(static_cast<bool>(sync_error), "noop() before connect fails");
+    check(sync_error == pop3::errc::wrong_state, "noop() before connect fails: wrong_state");
 
+    // Async completions carry Boost's error_code (so Boost's use_future and use_awaitable
+    // throw), and it still compares with pop3::errc.
     bool completed = false;
-    std::error_code async_error;
-    plain.async_noop([&](std::error_code ec) {
+    boost::system::error_code async_error;
+    plain.async_noop([&](boost::system::error_code ec) {
         completed = true;
         async_error = ec;
     });
@@ -76,7 +79,9 @@ int main()
     std::thread runner{[&ioc] { ioc.run(); }};
     runner.join();
     check(completed, "async_noop() completes");
-    check(static_cast<bool>(async_error), "async_noop() before connect fails");
+    check(async_error == pop3::errc::wrong_state, "async_noop() before connect fails: wrong_state");
+    check(pop3::from_net_error_code(async_error) == pop3::errc::wrong_state,
+          "from_net_error_code gives pop3's std::error_code back");
 
     if (failures == 0) std::puts("boost consumer: ok");
     return failures == 0 ? 0 : 1;
