@@ -9,7 +9,6 @@
 #include <asio/error.hpp>
 #include <asio/ssl/error.hpp>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <string>
@@ -32,7 +31,10 @@ inline error_class classify(const std::error_code& ec)
         case pop3::errc::server_signature_mismatch:
         case pop3::errc::sasl_protocol_error: return {exit_code::authentication, "authentication"};
         case pop3::errc::tls_required:
-        case pop3::errc::insecure_authentication: return {exit_code::tls, "tls"};
+        case pop3::errc::insecure_authentication:
+        case pop3::errc::certificate_untrusted:
+        case pop3::errc::certificate_name_mismatch:
+        case pop3::errc::certificate_expired: return {exit_code::tls, "tls"};
         case pop3::errc::timeout:
         case pop3::errc::unexpected_eof:
         case pop3::errc::session_broken: return {exit_code::network, "network"};
@@ -72,16 +74,15 @@ inline error_class classify(const std::error_code& ec)
 inline std::string hint(const std::error_code& ec, const options& o, bool connecting,
                         long verify_result)
 {
-    if (ec.category() == asio::error::get_ssl_category() &&
-        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-        std::string h = "the server's certificate could not be verified";
-        // (Asio's host name check reports a mismatch only as "unspecified": leave it out.)
-        if (verify_result != X509_V_OK && verify_result != X509_V_ERR_UNSPECIFIED)
-            h += std::string(" (") + X509_verify_cert_error_string(verify_result) + ")";
-        h += o.cafile.empty()
-                 ? "; if the server uses a private CA, pass it with --cafile FILE"
-                 : "; is " + o.cafile + " the CA that signed it, and is the certificate for " +
-                       o.host + "?";
+    if (ec == pop3::errc::certificate_name_mismatch)
+        return "the certificate does not name " + o.host +
+               "; use --host with a name the certificate lists";
+    if (ec == pop3::errc::certificate_untrusted || ec == pop3::errc::certificate_expired) {
+        std::string h = "OpenSSL says: ";
+        h += X509_verify_cert_error_string(verify_result);
+        if (ec == pop3::errc::certificate_untrusted)
+            h += o.cafile.empty() ? "; if the server uses a private CA, pass it with --cafile FILE"
+                                  : "; is " + o.cafile + " the CA that signed it?";
         return h;
     }
     if (ec == pop3::errc::tls_required)

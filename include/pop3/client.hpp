@@ -558,8 +558,11 @@ private:
                 tls.set_verify_mode(net::ssl::verify_none, ec);
                 return ec;
             }
+            // OpenSSL's own host check (not a verify callback), so that a mismatch is reported
+            // as X509_V_ERR_HOSTNAME_MISMATCH and becomes errc::certificate_name_mismatch.
+            if (!detail::verify_host_during_handshake(tls.native_handle(), name))
+                return errc::invalid_argument;
             tls.set_verify_mode(net::ssl::verify_peer, ec);
-            if (!ec) tls.set_verify_callback(net::ssl::host_name_verification(name), ec);
             return ec;
         } else {
             (void)host;

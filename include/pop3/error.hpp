@@ -37,6 +37,9 @@ enum class errc {
     mechanism_unavailable,   ///< the server offers no SASL mechanism (or APOP) the client may use
     server_signature_mismatch, ///< SCRAM: the server could not prove it knows the password
     sasl_protocol_error,       ///< the SASL exchange went wrong (bad challenge); it was aborted
+    certificate_untrusted,     ///< TLS: no trusted CA signed the server's certificate
+    certificate_name_mismatch, ///< TLS: the server's certificate is for another host name
+    certificate_expired,       ///< TLS: the server's certificate has expired (or is not yet valid)
 };
 
 namespace detail {
@@ -106,6 +109,15 @@ public:
         case errc::sasl_protocol_error:
             return "the authentication exchange went wrong and was aborted; check the "
                    "mechanism and credentials";
+        case errc::certificate_untrusted:
+            return "the server's certificate is not signed by a trusted CA; if the server uses "
+                   "a private CA, trust it with make_tls_context({ca_file})";
+        case errc::certificate_name_mismatch:
+            return "the server's certificate is for another host name; connect with a name the "
+                   "certificate lists";
+        case errc::certificate_expired:
+            return "the server's certificate has expired or is not yet valid; check the server's "
+                   "certificate and this machine's clock";
         }
         return "unknown pop3 error";
     }

@@ -3,8 +3,13 @@
 #define POP3_TLS_HPP
 
 #include <pop3/detail/asio.hpp>
+#include <pop3/error.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <string>
+#include <system_error>
 
 namespace pop3 {
 
@@ -32,6 +37,35 @@ inline net::ssl::context make_tls_context(const tls_options& options = {})
     context.set_verify_mode(net::ssl::verify_peer);
     return context;
 }
+
+namespace detail {
+
+/// The pop3 error for OpenSSL's verdict on a server certificate (`SSL_get_verify_result`).
+inline std::error_code certificate_failure(long verify_result)
+{
+    switch (verify_result) {
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return errc::certificate_name_mismatch;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID: return errc::certificate_expired;
+    default: return errc::certificate_untrusted;
+    }
+}
+
+/// Asks OpenSSL to check the certificate against `host` (an IP address or a DNS name, no
+/// partial wildcards such as `w*.example.com`) during the handshake; false if it cannot.
+inline bool verify_host_during_handshake(SSL* ssl, const std::string& host)
+{
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    // Each call replaces what an earlier connect on the same stream asked for.
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1)
+        return X509_VERIFY_PARAM_set1_host(param, nullptr, 0) == 1;
+    return X509_VERIFY_PARAM_set1_ip(param, nullptr, 0) == 1 &&
+           X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) == 1;
+}
+
+} // namespace detail
 
 /// Whether `connect` checks the server's certificate.
 enum class certificate_check {

@@ -554,6 +554,7 @@ def test_exit_codes():
                         "--cafile", ENV["POP3_TEST_CA"], "--user", "alice", "--list"],
                        env=dict(os.environ, POP3_PASSWORD="secret-alice"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     expect_rc(p, 4, "certificate for another host name")
+    check(b"does not name 127.0.0.2" in p.stderr, "no host name hint: %r" % p.stderr)
     p = fetch("--list", "--port", ENV["POP3_TEST_NOSTLS_PORT"], "--tls", "starttls", "--cafile", ENV["POP3_TEST_CA"],
               password="secret-alice", tls=False)
     expect_rc(p, 4, "STLS required, not offered")

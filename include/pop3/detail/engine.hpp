@@ -12,6 +12,7 @@
 #include <pop3/detail/socket_wait.hpp>
 #include <pop3/detail/stream_traits.hpp>
 #include <pop3/timeouts.hpp>
+#include <pop3/tls.hpp>
 
 #include <memory>
 #include <optional>
@@ -94,7 +95,7 @@ public:
             }
             case io_action::kind::handshake:
                 ec = sync_handshake(deadline_after(timeouts_.idle, deadline));
-                if (ec) return proto_.io_failed(ec);
+                if (ec) return proto_.io_failed(handshake_failure(ec));
                 proto_.handshake_done();
                 break;
             case io_action::kind::done: return action.error;
@@ -183,7 +184,7 @@ public:
                 p.read_done(n);
                 break;
             case pending::handshake:
-                if ((ec = e.disarm(ec))) return finish(self, p.io_failed(ec));
+                if ((ec = e.disarm(ec))) return finish(self, p.io_failed(e.handshake_failure(ec)));
                 p.handshake_done();
                 break;
             }
@@ -420,6 +421,16 @@ private:
             bytes.remove_prefix(n);
         }
         return {};
+    }
+
+    /// A failed handshake, named after the certificate check when that is what failed.
+    std::error_code handshake_failure(std::error_code ec)
+    {
+        if constexpr (is_ssl_stream<Stream>::value) {
+            const long verify_result = SSL_get_verify_result(stream_.native_handle());
+            if (verify_result != X509_V_OK) return certificate_failure(verify_result);
+        }
+        return ec;
     }
 
     std::error_code sync_handshake(clock::time_point deadline)
