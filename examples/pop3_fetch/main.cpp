@@ -568,6 +568,7 @@ private:
             const auto& r = e.reply();
             if (!r.text.empty() || !r.code.text.empty())
                 f.server_response = (r.code.text.empty() ? "" : "[" + r.code.text + "] ") + r.text;
+            if (!r.detail.empty()) f.server_response += " (" + r.detail + ")";
         } catch (const std::system_error& e) {
             f.cls = classify(e.code());
             if (phase_ == "loading the CA certificates") f.cls = {exit_code::tls, "tls"};

@@ -102,6 +102,10 @@ public:
     const pop3::capabilities& capabilities() const noexcept { return impl_->proto_.caps(); }
     /// The server's greeting, with its APOP timestamp if any.
     const pop3::greeting& greeting() const noexcept { return impl_->proto_.greeting(); }
+    /// The server's reply that made the last operation fail (-ERR text, response code, and
+    /// what a failed SASL exchange reported); empty after a success or a local error. The
+    /// throwing calls carry the same in `pop3::error::reply()`.
+    const server_reply& last_error_reply() const noexcept { return impl_->proto_.error_reply(); }
     /// True once TLS protects the session (implicit TLS or after STLS).
     bool tls_active() const noexcept { return impl_->proto_.tls_active(); }
 

@@ -28,10 +28,11 @@ public:
 private:
     static std::string describe(const server_reply& reply)
     {
-        if (reply.text.empty() && reply.code.text.empty()) return {};
+        if (reply.text.empty() && reply.code.text.empty() && reply.detail.empty()) return {};
         std::string s = "server said: ";
         if (!reply.code.text.empty()) s += "[" + reply.code.text + "] ";
         s += reply.text;
+        if (!reply.detail.empty()) s += " (" + reply.detail + ")";
         return s;
     }
 

@@ -41,6 +41,10 @@ struct server_reply {
     reply_status status = reply_status::ok;
     response_code code;
     std::string text; ///< the text after the indicator and response code
+    /// After a failed SASL exchange: what the server reported inside it, decoded (the
+    /// OAUTHBEARER/XOAUTH2 error JSON, such as `{"status":"invalid_token"}`, or SCRAM's
+    /// `e=` value). Empty otherwise.
+    std::string detail;
 
     /// True for +OK.
     bool ok() const noexcept { return status == reply_status::ok; }

@@ -179,6 +179,32 @@ TEST_CASE("an OAuth error JSON is answered with '*' and the login fails")
     CHECK(sent.rfind("AUTH OAUTHBEARER ", 0) == 0); // preferred over XOAUTH2
     CHECK(sent.substr(sent.size() - 3) == "*\r\n");
     CHECK(f.c.state() == pop3::session_state::authorization);
+    // The JSON says why (e.g. refresh the token): it comes with the server's -ERR.
+    CHECK(f.c.last_error_reply().detail == json);
+    CHECK(f.c.last_error_reply().text == "Invalid credentials");
+    CHECK(f.c.last_error_reply().code.text == "AUTH");
+}
+
+TEST_CASE("the throwing login carries the OAuth error JSON in pop3::error")
+{
+    const std::string json = R"({"status":"invalid_token"})";
+    pop3::login_options o;
+    o.allow_plaintext = true;
+    fixture f("+OK ready\r\n", "SASL OAUTHBEARER\r\n",
+              "+ " + pop3::sasl::base64_encode(json) + "\r\n-ERR [AUTH] Invalid credentials\r\n" +
+                  "+OK\r\nSASL OAUTHBEARER\r\n.\r\n");
+    try {
+        f.c.login_oauth("alice@example.com", "expired-token", o);
+        FAIL("login_oauth should have thrown");
+    } catch (const pop3::error& e) {
+        CHECK(e.code() == pop3::errc::authentication_failed);
+        CHECK(e.reply().detail == json);
+        CHECK(std::string(e.what()).find(json) != std::string::npos);
+    }
+    // The next operation that succeeds leaves no stale reply behind.
+    f.c.capa();
+    CHECK(f.c.last_error_reply().detail.empty());
+    CHECK(f.c.last_error_reply().text.empty());
 }
 
 TEST_CASE("CR, LF or NUL in credentials are refused before sending, for every method")

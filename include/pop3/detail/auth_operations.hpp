@@ -193,6 +193,7 @@ private:
             return {};
         case reply_status::err:
             fail(aborted_ ? abort_error_ : login_error(reply));
+            p.set_error_detail(mechanism_->diagnostic());
             phase_ = phase::done;
             return {};
         }

@@ -134,6 +134,8 @@ public:
     const parser_limits& limits() const noexcept { return parser_.limits(); }
     /// The last -ERR (or failed) reply: the diagnostics for an operation's error.
     const server_reply& error_reply() const noexcept { return error_reply_; }
+    /// Adds what a failed exchange reported before its -ERR (see server_reply::detail).
+    void set_error_detail(std::string detail) { error_reply_.detail = std::move(detail); }
     void set_trace(trace_hook hook) { trace_ = std::move(hook); }
 
     // ---- driver interface ------------------------------------------------------------
