@@ -3,17 +3,16 @@
 // no credential to a server without STLS; and the plaintext policy holds on the wire.
 #include "../catch.hpp"
 #include "dovecot_env.hpp"
+#include "test_net.hpp"
 
 #include <pop3/client.hpp>
-
-#include <asio/io_context.hpp>
 
 #include <string>
 #include <vector>
 
 using pop3_test::dovecot_env;
-using tcp = asio::ip::tcp;
-using tls_client = pop3::client<asio::ssl::stream<tcp::socket>>;
+using tcp = net::ip::tcp;
+using tls_client = pop3::client<net::ssl::stream<tcp::socket>>;
 
 namespace {
 
@@ -48,7 +47,7 @@ TEST_CASE("dovecot auth: every mechanism logs in over STLS and implicit TLS")
                       m::scram_sha_1, m::scram_sha_256}) {
         for (auto mode : {pop3::tls_mode::starttls, pop3::tls_mode::implicit}) {
             INFO("method " << static_cast<int>(mech) << " mode " << static_cast<int>(mode));
-            asio::io_context ioc;
+            net::io_context ioc;
             tls_client c{ioc, tls};
             c.connect(env.host(), mode == pop3::tls_mode::implicit ? env.tls_port() : env.port(),
                       mode);
@@ -66,7 +65,7 @@ TEST_CASE("dovecot auth: without TLS, SCRAM logs in; everything else needs the o
     const auto& env = dovecot_env::get();
     using m = pop3::auth_method;
     for (auto mech : {m::automatic, m::scram_sha_1, m::scram_sha_256}) {
-        asio::io_context ioc;
+        net::io_context ioc;
         pop3::client<tcp::socket> c{ioc};
         c.connect(env.host(), env.port(), pop3::tls_mode::none);
         c.login("alice", dovecot_env::password("alice"), method(mech));
@@ -75,7 +74,7 @@ TEST_CASE("dovecot auth: without TLS, SCRAM logs in; everything else needs the o
     }
     for (auto mech : {m::user, m::apop, m::plain, m::login, m::cram_md5}) {
         INFO(static_cast<int>(mech));
-        asio::io_context ioc;
+        net::io_context ioc;
         pop3::client<tcp::socket> c{ioc};
         c.connect(env.host(), env.port(), pop3::tls_mode::none);
         std::error_code ec;
@@ -96,7 +95,7 @@ TEST_CASE("dovecot auth: wrong password with every mechanism is authentication_f
     for (auto mech :
          {m::user, m::apop, m::plain, m::login, m::cram_md5, m::scram_sha_1, m::scram_sha_256}) {
         INFO(static_cast<int>(mech));
-        asio::io_context ioc;
+        net::io_context ioc;
         tls_client c{ioc, tls};
         c.connect(env.host(), env.tls_port(), pop3::tls_mode::implicit);
         std::error_code ec;
@@ -112,7 +111,7 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
     {
         // 127.0.0.2 reaches the same server, but the certificate does not name it.
         auto tls = pop3::make_tls_context({env.ca_file(), {}});
-        asio::io_context ioc;
+        net::io_context ioc;
         tls_client c{ioc, tls};
         std::error_code ec;
         c.connect("127.0.0.2", env.tls_port(), pop3::tls_mode::implicit, ec);
@@ -122,7 +121,7 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
     {
         // The same through the asynchronous driver.
         auto tls = pop3::make_tls_context({env.ca_file(), {}});
-        asio::io_context ioc;
+        net::io_context ioc;
         tls_client c{ioc, tls};
         pop3::net_error_code ec;
         bool done = false;
@@ -138,7 +137,7 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
     {
         // The system trust store does not know the test CA.
         auto tls = pop3::make_tls_context();
-        asio::io_context ioc;
+        net::io_context ioc;
         tls_client c{ioc, tls};
         sent_lines sent;
         sent.attach(c);
@@ -151,7 +150,7 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
     {
         // The loudly named opt-out does connect (for tests only).
         auto tls = pop3::make_tls_context();
-        asio::io_context ioc;
+        net::io_context ioc;
         tls_client c{ioc, tls};
         c.set_certificate_check(pop3::certificate_check::insecure_do_not_verify);
         c.connect("127.0.0.2", env.tls_port(), pop3::tls_mode::implicit);
@@ -163,7 +162,7 @@ TEST_CASE("dovecot auth: TLS required and no STLS offered: no credential is sent
 {
     const auto& env = dovecot_env::get();
     auto tls = pop3::make_tls_context({env.ca_file(), {}});
-    asio::io_context ioc;
+    net::io_context ioc;
     tls_client c{ioc, tls};
     sent_lines sent;
     sent.attach(c);

@@ -1,29 +1,34 @@
-// The coroutine path (C++20, asio::use_awaitable) against the real Dovecot.
+// The coroutine path (C++20, use_awaitable) against the real Dovecot, on either Asio.
 // (No co_await inside Catch2's assertion macros: GCC 12 may evaluate it twice there.)
 #include "../catch.hpp"
 #include "dovecot_env.hpp"
+#include "test_net.hpp"
 
 #include <pop3/client.hpp>
 
+#if defined(POP3_USE_BOOST_ASIO)
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#else
 #include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
 #include <asio/use_awaitable.hpp>
+#endif
 
 #include <exception>
 #include <string>
 #include <vector>
 
 using pop3_test::dovecot_env;
-using tcp = asio::ip::tcp;
+using tcp = net::ip::tcp;
 
 namespace {
 
 /// Runs a coroutine to completion on a fresh io_context and rethrows what it threw.
 template <class F> void run_coroutine(F f)
 {
-    asio::io_context ioc;
+    net::io_context ioc;
     std::exception_ptr failure;
-    asio::co_spawn(ioc, f(ioc), [&](std::exception_ptr e) { failure = e; });
+    net::co_spawn(ioc, f(ioc), [&](std::exception_ptr e) { failure = e; });
     ioc.run();
     if (failure) std::rethrow_exception(failure);
 }
@@ -34,14 +39,14 @@ TEST_CASE("dovecot coroutines: fetch every message of alice, byte-equal")
 {
     const auto& env = dovecot_env::get();
     const auto expected = env.mailbox("alice");
-    run_coroutine([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    run_coroutine([&](net::io_context& ioc) -> net::awaitable<void> {
         pop3::client<tcp::socket> c{ioc};
-        co_await c.async_connect(env.host(), env.port(), pop3::tls_mode::none, asio::use_awaitable);
-        co_await c.async_login("alice", dovecot_env::password("alice"), asio::use_awaitable);
-        const auto uids = co_await c.async_uidl(asio::use_awaitable);
+        co_await c.async_connect(env.host(), env.port(), pop3::tls_mode::none, net::use_awaitable);
+        co_await c.async_login("alice", dovecot_env::password("alice"), net::use_awaitable);
+        const auto uids = co_await c.async_uidl(net::use_awaitable);
         REQUIRE(uids.size() == expected.size());
         for (const auto& m : expected) {
-            const auto text = co_await c.async_retr(m.number, asio::use_awaitable);
+            const auto text = co_await c.async_retr(m.number, net::use_awaitable);
             CHECK(text == dovecot_env::read_file(m.path));
             CHECK(uids[m.number - 1].uid == m.uid);
         }
@@ -53,9 +58,9 @@ TEST_CASE("dovecot coroutines: fetch every message of alice, byte-equal")
             [&](const pop3::message_part& part) {
                 if (!part.end) bodies[part.number].append(part.data);
             },
-            asio::use_awaitable);
+            net::use_awaitable);
         for (const auto& m : expected) CHECK(bodies[m.number] == dovecot_env::read_file(m.path));
-        const bool committed = co_await c.async_quit(asio::use_awaitable);
+        const bool committed = co_await c.async_quit(net::use_awaitable);
         CHECK(committed);
     });
 }
@@ -65,36 +70,55 @@ TEST_CASE("dovecot coroutines: TLS, DELE + RSET, then DELE + QUIT")
     const auto& env = dovecot_env::get();
     env.reset("scratch");
     const auto expected = env.mailbox("scratch");
-    asio::ssl::context tls(asio::ssl::context::tls_client);
+    net::ssl::context tls(net::ssl::context::tls_client);
     tls.load_verify_file(env.ca_file());
-    run_coroutine([&](asio::io_context& ioc) -> asio::awaitable<void> {
+    run_coroutine([&](net::io_context& ioc) -> net::awaitable<void> {
         {
-            pop3::client<asio::ssl::stream<tcp::socket>> c{ioc, tls};
+            pop3::client<net::ssl::stream<tcp::socket>> c{ioc, tls};
             co_await c.async_connect(env.host(), env.tls_port(), pop3::tls_mode::implicit,
-                                     asio::use_awaitable);
-            co_await c.async_login("scratch", dovecot_env::password("scratch"),
-                                   asio::use_awaitable);
-            co_await c.async_dele(1, asio::use_awaitable);
-            const auto after_dele = co_await c.async_stat(asio::use_awaitable);
+                                     net::use_awaitable);
+            co_await c.async_login("scratch", dovecot_env::password("scratch"), net::use_awaitable);
+            co_await c.async_dele(1, net::use_awaitable);
+            const auto after_dele = co_await c.async_stat(net::use_awaitable);
             CHECK(after_dele.count == expected.size() - 1);
-            co_await c.async_rset(asio::use_awaitable);
+            co_await c.async_rset(net::use_awaitable);
             const std::vector<pop3::message_number> first_two{1, 2};
-            co_await c.async_dele_many(first_two, asio::use_awaitable);
-            const bool committed = co_await c.async_quit(asio::use_awaitable);
+            co_await c.async_dele_many(first_two, net::use_awaitable);
+            const bool committed = co_await c.async_quit(net::use_awaitable);
             CHECK(committed);
         }
         {
-            pop3::client<asio::ssl::stream<tcp::socket>> c{ioc, tls};
+            pop3::client<net::ssl::stream<tcp::socket>> c{ioc, tls};
             co_await c.async_connect(env.host(), env.port(), pop3::tls_mode::starttls,
-                                     asio::use_awaitable);
+                                     net::use_awaitable);
             CHECK(c.tls_active());
-            co_await c.async_login("scratch", dovecot_env::password("scratch"),
-                                   asio::use_awaitable);
-            const auto uids = co_await c.async_uidl(asio::use_awaitable);
+            co_await c.async_login("scratch", dovecot_env::password("scratch"), net::use_awaitable);
+            const auto uids = co_await c.async_uidl(net::use_awaitable);
             REQUIRE(uids.size() == expected.size() - 2);
             CHECK(uids[0].uid == expected[2].uid);
-            co_await c.async_quit(asio::use_awaitable);
+            co_await c.async_quit(net::use_awaitable);
         }
     });
     env.reset("scratch");
+}
+
+TEST_CASE("dovecot coroutines: a refused login throws out of co_await with pop3's error")
+{
+    const auto& env = dovecot_env::get();
+    bool threw = false;
+    pop3::net_error_code code;
+    run_coroutine([&](net::io_context& ioc) -> net::awaitable<void> {
+        pop3::client<tcp::socket> c{ioc};
+        co_await c.async_connect(env.host(), env.port(), pop3::tls_mode::none, net::use_awaitable);
+        const pop3::login_options user_pass{pop3::auth_method::user, true, {}, {}, {}};
+        try {
+            co_await c.async_login("alice", "wrong-password", user_pass, net::use_awaitable);
+        } catch (const pop3_test::net_system_error& e) {
+            threw = true;
+            code = e.code();
+        }
+        co_await c.async_quit(net::use_awaitable);
+    });
+    CHECK(threw);
+    CHECK(code == pop3::errc::authentication_failed);
 }

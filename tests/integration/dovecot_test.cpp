@@ -2,22 +2,21 @@
 // fetched must be byte-equal to what the server sends for it.
 #include "../catch.hpp"
 #include "dovecot_env.hpp"
+#include "test_net.hpp"
 
 #include <pop3/client.hpp>
-
-#include <asio/io_context.hpp>
 
 #include <fstream>
 #include <string>
 #include <vector>
 
 using pop3_test::dovecot_env;
-using tcp = asio::ip::tcp;
+using tcp = net::ip::tcp;
 
 namespace {
 
 struct session {
-    asio::io_context ioc;
+    net::io_context ioc;
     pop3::client<tcp::socket> client{ioc};
 
     explicit session(const std::string& user)
@@ -58,7 +57,7 @@ private:
 TEST_CASE("dovecot: greeting, capabilities before and after login")
 {
     const auto& env = dovecot_env::get();
-    asio::io_context ioc;
+    net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
     c.connect(env.host(), env.port(), pop3::tls_mode::none);
     CHECK(c.state() == pop3::session_state::authorization);
@@ -77,7 +76,7 @@ TEST_CASE("dovecot: greeting, capabilities before and after login")
 TEST_CASE("dovecot: wrong password is authentication_failed with [AUTH]")
 {
     const auto& env = dovecot_env::get();
-    asio::io_context ioc;
+    net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
     c.connect(env.host(), env.port(), pop3::tls_mode::none);
     try {
@@ -226,11 +225,11 @@ TEST_CASE("dovecot: DELE + RSET keeps, DELE + QUIT removes")
 TEST_CASE("dovecot: STLS and implicit TLS with the test CA")
 {
     const auto& env = dovecot_env::get();
-    asio::io_context ioc;
-    asio::ssl::context tls(asio::ssl::context::tls_client);
+    net::io_context ioc;
+    net::ssl::context tls(net::ssl::context::tls_client);
     tls.load_verify_file(env.ca_file());
     {
-        pop3::client<asio::ssl::stream<tcp::socket>> c{ioc, tls};
+        pop3::client<net::ssl::stream<tcp::socket>> c{ioc, tls};
         c.connect(env.host(), env.port(), pop3::tls_mode::starttls);
         CHECK(c.tls_active());
         CHECK_FALSE(c.capabilities().stls); // asked again after STLS
@@ -241,7 +240,7 @@ TEST_CASE("dovecot: STLS and implicit TLS with the test CA")
         CHECK(c.quit());
     }
     {
-        pop3::client<asio::ssl::stream<tcp::socket>> c{ioc, tls};
+        pop3::client<net::ssl::stream<tcp::socket>> c{ioc, tls};
         c.connect(env.host(), env.tls_port(), pop3::tls_mode::implicit);
         CHECK(c.tls_active());
         c.login("alice", dovecot_env::password("alice"));
@@ -250,7 +249,7 @@ TEST_CASE("dovecot: STLS and implicit TLS with the test CA")
     }
     {
         // A server without STLS: starttls fails before any credential is sent.
-        pop3::client<asio::ssl::stream<tcp::socket>> c{ioc, tls};
+        pop3::client<net::ssl::stream<tcp::socket>> c{ioc, tls};
         std::error_code ec;
         c.connect(env.host(), env.nostls_port(), pop3::tls_mode::starttls, ec);
         CHECK(ec == pop3::errc::tls_required);

@@ -144,7 +144,8 @@ private:
             if (client < 0) continue;
             const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
             sockaddr_in addr = loopback(upstream_port_);
-            if (server < 0 || ::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            if (server < 0 ||
+                ::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
                 ::close(client);
                 if (server >= 0) ::close(server);
                 continue;
@@ -227,8 +228,7 @@ struct temp_dir {
     std::string path;
     temp_dir()
     {
-        std::string tmpl =
-            (std::filesystem::temp_directory_path() / "pop3-faults-XXXXXX").string();
+        std::string tmpl = (std::filesystem::temp_directory_path() / "pop3-faults-XXXXXX").string();
         REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
         path = tmpl;
     }
@@ -325,8 +325,8 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
     const auto cut_target = faults - faults * 2 / 5;
     const auto kill_target = faults * 2 / 5;
     std::mt19937_64 rng(seed);
-    std::printf("fault injection: %zu faults (%zu cuts, %zu kills), seed %zu\n", faults,
-                cut_target, kill_target, seed);
+    std::printf("fault injection: %zu faults (%zu cuts, %zu kills), seed %zu\n", faults, cut_target,
+                kill_target, seed);
     const auto started = clock_type::now();
 
     tally cuts, kills;
@@ -340,7 +340,8 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
             env.reset("keep");
             temp_dir dir;
             maildir box(dir.path + "/Maildir");
-            const auto policy = deletes ? leave_policy::delete_after_fetch() : leave_policy::keep_forever();
+            const auto policy =
+                deletes ? leave_policy::delete_after_fetch() : leave_policy::keep_forever();
             const auto before = proxy.finished();
             REQUIRE_FALSE(run_once(dir.path + "/keep.uids", box, policy, proxy.port()));
             for (int i = 0; i < 200 && proxy.finished() == before; ++i)
@@ -364,7 +365,8 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
             const double f = std::fmod(0.5 + static_cast<double>(k) * 0.6180339887498949, 1.0);
             const auto offset = static_cast<std::size_t>(f * static_cast<double>(total));
             if (!mailbox_full) env.reset("keep");
-            const auto policy = deletes ? leave_policy::delete_after_fetch() : leave_policy::keep_forever();
+            const auto policy =
+                deletes ? leave_policy::delete_after_fetch() : leave_policy::keep_forever();
             INFO("cut " << k << ": " << (c2s ? "client->server" : "server->client") << " after "
                         << offset << " of " << total << " bytes, "
                         << (deletes ? "delete_after_fetch" : "keep_forever")
@@ -378,8 +380,8 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
                 std::this_thread::sleep_for(std::chrono::milliseconds(10));
             const bool fired = proxy.fired();
             CHECK(nothing_lost(box, expected));
-            const bool ok = rerun_until_done(store_path, box, policy) &&
-                            verify(box, expected, deletes);
+            const bool ok =
+                rerun_until_done(store_path, box, policy) && verify(box, expected, deletes);
             CHECK(ok);
             mailbox_full = !deletes;
             if (fired) {
@@ -407,7 +409,8 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
             temp_dir dir;
             maildir box(dir.path + "/Maildir");
             const auto t = clock_type::now();
-            const pid_t pid = spawn(dir.path + "/keep.uids", box, leave_policy::delete_after_fetch());
+            const pid_t pid =
+                spawn(dir.path + "/keep.uids", box, leave_policy::delete_after_fetch());
             int status = 0;
             REQUIRE(::waitpid(pid, &status, 0) == pid);
             run_time = clock_type::now() - t;
@@ -415,14 +418,14 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
             REQUIRE(WEXITSTATUS(status) == 0);
             REQUIRE(verify(box, expected, true));
         }
-        const auto run_us =
-            std::chrono::duration_cast<std::chrono::microseconds>(run_time).count();
+        const auto run_us = std::chrono::duration_cast<std::chrono::microseconds>(run_time).count();
         std::printf("clean run in a child: %lld ms\n", static_cast<long long>(run_us / 1000));
 
         for (std::size_t k = 0; kills.injected < kill_target && k < 3 * kill_target; ++k) {
             const bool deletes = k % 4 != 3; // deleting is where losing mail is possible
             env.reset("keep");
-            const auto policy = deletes ? leave_policy::delete_after_fetch() : leave_policy::keep_forever();
+            const auto policy =
+                deletes ? leave_policy::delete_after_fetch() : leave_policy::keep_forever();
             temp_dir dir;
             maildir box(dir.path + "/Maildir");
             const auto store_path = dir.path + "/keep.uids";
@@ -430,8 +433,8 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
             // Up to three kills in a row before the clean rerun: crashes during recovery.
             const auto in_a_row = 1 + rng() % 3;
             for (std::size_t i = 0; i < in_a_row; ++i) {
-                const auto delay = std::chrono::microseconds(
-                    static_cast<long long>(rng() % static_cast<std::uint64_t>(run_us + run_us / 10 + 1)));
+                const auto delay = std::chrono::microseconds(static_cast<long long>(
+                    rng() % static_cast<std::uint64_t>(run_us + run_us / 10 + 1)));
                 const pid_t pid = spawn(store_path, box, policy);
                 std::this_thread::sleep_for(delay);
                 ::kill(pid, SIGKILL);
@@ -442,8 +445,8 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
             INFO("kill round " << k << ": " << killed << " kills, "
                                << (deletes ? "delete_after_fetch" : "keep_forever"));
             CHECK(nothing_lost(box, expected));
-            const bool ok = rerun_until_done(store_path, box, policy) &&
-                            verify(box, expected, deletes);
+            const bool ok =
+                rerun_until_done(store_path, box, policy) && verify(box, expected, deletes);
             CHECK(ok);
             kills.injected += killed;
             if (ok) kills.survived += killed;

@@ -7,11 +7,10 @@
 #define POP3_TESTS_LEAVE_ON_SERVER_SUPPORT_HPP
 
 #include "dovecot_env.hpp"
+#include "test_net.hpp"
 
 #include <pop3/client.hpp>
 #include <pop3/fetch_new.hpp>
-
-#include <asio/io_context.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -127,8 +126,7 @@ public:
         fd_ = -1;
         if (::close(fd) != 0) return {errno, std::system_category()};
         const auto final_name = root_ + "/new/" + unique_ + "." + hex_ + ".eml";
-        if (::rename(tmp_.c_str(), final_name.c_str()) != 0)
-            return {errno, std::system_category()};
+        if (::rename(tmp_.c_str(), final_name.c_str()) != 0) return {errno, std::system_category()};
         tmp_.clear();
         return {};
     }
@@ -213,15 +211,15 @@ inline std::vector<std::string> check_stored(const maildir& box,
         files.erase(it);
     }
     for (const auto& [hex, paths] : files)
-        problems.push_back("unexpected stored UID " + hex + " (" +
-                           std::to_string(paths.size()) + " files)");
+        problems.push_back("unexpected stored UID " + hex + " (" + std::to_string(paths.size()) +
+                           " files)");
     return problems;
 }
 
 /// A logged-in plain-TCP session to `port` (default: the fixture's POP3 port).
 struct dovecot_session {
-    asio::io_context ioc;
-    pop3::client<asio::ip::tcp::socket> client{ioc};
+    net::io_context ioc;
+    pop3::client<net::ip::tcp::socket> client{ioc};
 
     explicit dovecot_session(const std::string& user, std::string port = {})
     {

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -33,7 +33,8 @@ struct temp_dir {
     std::string path;
     temp_dir()
     {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "pop3-leave-it-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "pop3-leave-it-XXXXXX").string();
         REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
         path = tmpl;
     }
@@ -222,8 +223,7 @@ long hwm_kib()
 
 /// Runs `body` in a forked child (so that its peak memory is its own) and returns the
 /// child's exit code.
-template <class Body>
-int in_child(Body body)
+template <class Body> int in_child(Body body)
 {
     std::fflush(stdout);
     const pid_t child = ::fork();

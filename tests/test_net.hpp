@@ -1,4 +1,4 @@
-// The Asio the library was built on, for tests that drive the client: standalone Asio, or
+// The Asio the library was built on, for the tests that drive the client: standalone Asio, or
 // Boost.Asio with POP3_USE_BOOST_ASIO. Tests spell it `net::`.
 #ifndef POP3_TESTS_TEST_NET_HPP
 #define POP3_TESTS_TEST_NET_HPP
