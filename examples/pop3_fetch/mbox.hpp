@@ -11,17 +11,23 @@
 // The file is locked with fcntl(2) and flock(2) while pop3-fetch runs, each message is
 // fsync'ed before it counts as stored, and a message that fails half-way is cut off again
 // (ftruncate to the size before it), so the file never holds a partial message.
-// Unlike the Maildir destination, no lookup is made for a message delivered again with
-// `maybe_delivered`: after a crash between storing a message and recording it, the next
-// run appends (or writes) it a second time. A duplicate, never a loss.
+// A message delivered again with `maybe_delivered` (the run before died after appending it but
+// before recording it) is first written to an unnamed file beside the mbox and compared with
+// the mbox's last message: if that is the same message (after its From_ line), nothing is
+// appended. The file and the comparison keep memory constant whatever the message's size.
+// Standard output cannot be read back: there such a message is written a second time. A
+// duplicate, never a loss.
 #ifndef POP3_FETCH_MBOX_HPP
 #define POP3_FETCH_MBOX_HPP
 
 #include "storage.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -177,7 +183,7 @@ public:
         if (path_ == "-") {
             fd_ = STDOUT_FILENO;
             label_ = "standard output";
-            out_ = fd_writer(fd_, label_);
+            write_to(fd_);
             return;
         }
         label_ = path_;
@@ -192,7 +198,7 @@ public:
         }
         seekable_ = S_ISREG(st.st_mode);
         lock(lock_wait);
-        out_ = fd_writer(fd_, path_);
+        write_to(fd_);
     }
 
     mbox_destination(const mbox_destination&) = delete;
@@ -210,7 +216,7 @@ public:
     }
 
 protected:
-    void do_begin(const pop3::fetched_message_info&) override
+    void do_begin(const pop3::fetched_message_info& message) override
     {
         do_abort();
         if (seekable_) {
@@ -232,6 +238,10 @@ protected:
         }
         header_.clear();
         header_done_ = false;
+        if (message.maybe_delivered && seekable_) {
+            held_fd_ = open_unnamed_file_beside(path_);
+            write_to(held_fd_);
+        }
         encoder_ = mboxrd_encoder(out_);
         active_ = true;
     }
@@ -254,6 +264,15 @@ protected:
         if (!header_done_) start_body();
         encoder_.finish();
         out_.flush();
+        if (held_fd_ >= 0) {
+            const bool already_there = held_copy_is_last_message();
+            if (!already_there) append_held_copy();
+            close_held_copy();
+            if (already_there) {
+                active_ = false;
+                return label_;
+            }
+        }
         sync_fd(fd_, label_); // a pipe or terminal has nothing to sync: not an error
         active_ = false;
         test_hook_after_commit();
@@ -267,6 +286,7 @@ protected:
             // Cut off the partial message; the file is as it was before it.
             (void)::ftruncate(fd_, start_);
         }
+        close_held_copy();
         active_ = false;
     }
 
@@ -276,14 +296,111 @@ private:
     void start_body()
     {
         header_done_ = true;
-        std::string line = separator_;
-        separator_.clear();
-        line +=
+        from_line_ =
             "From " + envelope_sender(header_) + " " + from_line_date(std::time(nullptr)) + "\n";
-        out_.write(line);
+        // A held copy is only the message: the From_ line goes to the mbox if it is appended.
+        if (held_fd_ < 0) {
+            out_.write(separator_);
+            out_.write(from_line_);
+        }
         std::string pending;
         pending.swap(header_);
         encoder_.write(pending);
+    }
+
+    /// Points the writer (and so the encoder) at `fd`: the mbox, or the held copy.
+    void write_to(int fd)
+    {
+        if (writer_fd_ == fd) return;
+        out_ = fd_writer(fd, fd == fd_ ? label_ : path_ + " (held copy)");
+        writer_fd_ = fd;
+    }
+
+    /// An unnamed file in the mbox's directory (same file system, gone when closed).
+    static int open_unnamed_file_beside(const std::string& path)
+    {
+        auto dir = std::filesystem::path(path).parent_path();
+        if (dir.empty()) dir = ".";
+        int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0) return fd;
+        std::string name = (dir / ".pop3-fetch-held.XXXXXX").string();
+        fd = ::mkstemp(name.data());
+        if (fd < 0) throw_errno("cannot create a temporary file beside " + path);
+        ::unlink(name.c_str());
+        return fd;
+    }
+
+    void close_held_copy() noexcept
+    {
+        if (held_fd_ < 0) return;
+        out_.discard();
+        ::close(held_fd_);
+        held_fd_ = -1;
+        try {
+            write_to(fd_);
+        } catch (...) { // only an allocation; the next begin retries
+        }
+    }
+
+    /// True when the mbox ends with the held copy: one From_ line (at the file's start or
+    /// after a line end), then exactly the held bytes. What the run before appended, if it did.
+    bool held_copy_is_last_message()
+    {
+        const off_t held_size = ::lseek(held_fd_, 0, SEEK_END);
+        if (held_size < 0) throw_errno("cannot seek in the held copy for " + path_);
+        const off_t body = start_ - held_size;
+        if (held_size == 0 || body <= 0) return false;
+        std::string before(static_cast<std::size_t>(std::min<off_t>(body, 1024)), '\0');
+        const off_t before_at = body - static_cast<off_t>(before.size());
+        read_exactly(fd_, before.data(), before.size(), before_at, path_);
+        if (before.back() != '\n') return false;
+        const auto line_start = before.rfind('\n', before.size() - 2);
+        const std::size_t from = line_start == std::string::npos ? 0 : line_start + 1;
+        if (line_start == std::string::npos && before_at != 0) return false; // line too long
+        if (before.compare(from, 5, "From ") != 0) return false;
+        std::string mine(64 * 1024, '\0');
+        std::string theirs(mine.size(), '\0');
+        for (off_t at = 0; at < held_size;) {
+            const auto n = static_cast<std::size_t>(
+                std::min<off_t>(held_size - at, static_cast<off_t>(mine.size())));
+            read_exactly(held_fd_, mine.data(), n, at, path_ + " (held copy)");
+            read_exactly(fd_, theirs.data(), n, body + at, path_);
+            if (std::memcmp(mine.data(), theirs.data(), n) != 0) return false;
+            at += static_cast<off_t>(n);
+        }
+        return true;
+    }
+
+    /// Appends separator, From_ line and the held copy to the mbox.
+    void append_held_copy()
+    {
+        write_to(fd_);
+        out_.write(separator_);
+        out_.write(from_line_);
+        std::string chunk(64 * 1024, '\0');
+        const off_t held_size = ::lseek(held_fd_, 0, SEEK_END);
+        for (off_t at = 0; at < held_size;) {
+            const auto n = static_cast<std::size_t>(
+                std::min<off_t>(held_size - at, static_cast<off_t>(chunk.size())));
+            read_exactly(held_fd_, chunk.data(), n, at, path_ + " (held copy)");
+            out_.write(std::string_view(chunk.data(), n));
+            at += static_cast<off_t>(n);
+        }
+        out_.flush();
+    }
+
+    static void read_exactly(int fd, char* data, std::size_t size, off_t at,
+                             const std::string& what)
+    {
+        while (size > 0) {
+            const auto n = ::pread(fd, data, size, at);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw_errno("cannot read " + what);
+            if (n == 0) throw storage_error(EIO, "unexpected end of " + what);
+            data += n;
+            size -= static_cast<std::size_t>(n);
+            at += n;
+        }
     }
 
     [[noreturn]] void fail_open(const std::string& what)
@@ -328,6 +445,9 @@ private:
     bool seekable_ = false;
     off_t start_ = -1;
     std::string separator_;
+    std::string from_line_;
+    int held_fd_ = -1;   // the held copy of a maybe_delivered message, or -1
+    int writer_fd_ = -1; // where out_ writes
     fd_writer out_;
     mboxrd_encoder encoder_{out_};
     std::string header_;

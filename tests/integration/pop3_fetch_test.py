@@ -372,6 +372,45 @@ def test_maildir_no_duplicate_after_crash():
         reset("scratch")
 
 
+def test_mbox_no_duplicate_after_crash():
+    """The same crash window into an mbox: the next run holds the maybe_delivered message in an
+    unnamed file, finds it is the mbox's last message and does not append it again. If the
+    mbox's last message was changed meanwhile, the message is appended in full."""
+    expected = manifest("alice")
+    path = os.path.join(SCRATCH, "crash.mbox")
+    p = fetch("--mbox", path, "--keep", password="secret-alice", env_extra={CRASH_HOOK: "3"})
+    expect_rc(p, 99, "--keep mbox run that dies after the 3rd commit")
+    with open(path, "rb") as f:
+        check_mbox(f.read(), [e[3] for e in expected[:3]])
+    p = fetch("--mbox", path, "--keep", "--json", password="secret-alice")
+    expect_rc(p, 0, "mbox run after the crash")
+    fetched = [r for r in json_lines(p) if r["type"] == "fetched"]
+    check([r["number"] for r in fetched] == list(range(3, 14)), "fetched after the crash: %r" % fetched)
+    with open(path, "rb") as f:
+        check_mbox(f.read(), [e[3] for e in expected])
+    check([n for n in os.listdir(SCRATCH) if n.startswith(".pop3-fetch-held")] == [],
+          "a held copy was left behind")
+
+    # The last message changed after the crash (another program edited it): appended again.
+    altered_path = os.path.join(SCRATCH, "crash-altered.mbox")
+    state = os.path.join(SCRATCH, "crash-altered-mbox.state")
+    p = fetch("--mbox", altered_path, "--state", state, "--keep", password="secret-alice",
+              env_extra={CRASH_HOOK: "1"})
+    expect_rc(p, 99, "mbox run that dies after the 1st commit")
+    with open(altered_path, "rb") as f:
+        data = f.read()
+    check_mbox(data, [expected[0][3]])
+    altered = data[:-3] + (b"x" if data[-3:-2] != b"x" else b"y") + data[-2:]
+    with open(altered_path, "wb") as f:
+        f.write(altered)
+    p = fetch("--mbox", altered_path, "--state", state, "--keep", password="secret-alice")
+    expect_rc(p, 0, "mbox run after the crash, altered copy")
+    with open(altered_path, "rb") as f:
+        data = f.read()
+    check(data.startswith(altered), "the altered message was touched")
+    check_mbox(data[len(altered):], [e[3] for e in expected])
+
+
 def test_state_locked():
     """A second run on the same state (the lock is held) fails at once with exit code 7."""
     import fcntl
@@ -697,6 +736,7 @@ TESTS = [
     test_mbox_implicit_tls,
     test_mbox_from_quoting,
     test_maildir_no_duplicate_after_crash,
+    test_mbox_no_duplicate_after_crash,
     test_state_locked,
     test_stdout_and_delete,
     test_storage_failure_keeps_mail,
