@@ -56,6 +56,7 @@ using net_error_code = ::asio::error_code;
 #include <map>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #endif
 
 namespace pop3::detail {
@@ -65,10 +66,9 @@ using pop3::net_error_code;
 namespace pop3 {
 
 // pop3's core speaks std::error_code. Boost.Asio's functions take and report
-// boost::system::error_code, which converts to std::error_code but (before Boost 1.79) cannot
-// be made from one, and Boost's error enums (net::error::eof, ...) compare only with Boost's
-// error_code. So code that calls Asio holds a net_error_code, compares a std::error_code with an
-// Asio error through net_error(), and asynchronous completions hand the caller
+// boost::system::error_code, and Boost's error enums (net::error::eof, ...) compare only with
+// Boost's error_code. So code that calls Asio holds a net_error_code, compares a std::error_code
+// with an Asio error through net_error(), and asynchronous completions hand the caller
 // to_net_error_code(ec): Boost's use_future and use_awaitable throw only for a
 // boost::system::error_code.
 
@@ -83,8 +83,18 @@ template <class AsioErrorEnum> std::error_code net_error(AsioErrorEnum e)
 
 namespace detail {
 
-/// A Boost category that answers for a std::error_category: how an error from pop3's core
-/// (pop3::errc, or whatever a caller's sink returned) travels in a boost::system::error_code.
+/// `T` in a context where it is not deduced.
+template <class T> struct same_type {
+    using type = T;
+};
+
+/// Newer Boost (1.77 on) can hold any std::error_code in its error_code and give it back
+/// intact, and compares it with std error enums such as pop3::errc itself. Older Boost (Debian
+/// 12 has 1.74) cannot: there a pop3 error travels in a Boost category made for it.
+inline constexpr bool boost_holds_std_error_code =
+    std::is_constructible_v<::boost::system::error_code, const std::error_code&>;
+
+/// Older Boost: a Boost category that answers for a std::error_category.
 class boost_category_for_std final : public ::boost::system::error_category {
 public:
     explicit boost_category_for_std(const std::error_category& std_category)
@@ -116,7 +126,9 @@ boost_category_for(const std::error_category& std_category)
 /// `ec` as the code an asynchronous call completes with. An error that came from Boost (and
 /// crossed into std::error_code on the way) gets its Boost category back, so
 /// `ec == boost::asio::error::eof` holds; pop3's own errors compare with pop3::errc.
-inline net_error_code to_net_error_code(const std::error_code& ec)
+/// (A template only so that the branch for the other Boost generation is never compiled.)
+template <class StdErrorCode = std::error_code>
+net_error_code to_net_error_code(const typename detail::same_type<StdErrorCode>::type& ec)
 {
     namespace bs = ::boost::system;
     if (!ec) return {};
@@ -136,7 +148,8 @@ inline net_error_code to_net_error_code(const std::error_code& ec)
         if (category == std::error_code(net_error_code(0, *boost_category)).category())
             return {ec.value(), *boost_category};
     }
-    return {ec.value(), detail::boost_category_for(category)};
+    if constexpr (detail::boost_holds_std_error_code) return net_error_code(ec);
+    else return {ec.value(), detail::boost_category_for(category)};
 }
 
 /// The inverse of to_net_error_code: a pop3 error that travelled in a boost::system::error_code
@@ -148,21 +161,35 @@ inline std::error_code from_net_error_code(const net_error_code& ec)
     return std::error_code(ec);
 }
 
-/// `ec` (as an asynchronous call completed with it) is pop3's error `e`.
-inline bool operator==(const net_error_code& ec, errc e) noexcept
+// Older Boost only: `ec == pop3::errc::timeout` for a code an asynchronous call completed with.
+// (Templates on the exact type, so that no conversion makes them compete with the standard
+// library's or newer Boost's own operators.)
+template <class Code,
+          std::enable_if_t<
+              std::is_same_v<Code, net_error_code> && !detail::boost_holds_std_error_code, int> = 0>
+bool operator==(const Code& ec, errc e) noexcept
 {
     return ec.value() == static_cast<int>(e) &&
            &ec.category() == &detail::boost_category_for(error_category());
 }
-inline bool operator==(errc e, const net_error_code& ec) noexcept
+template <class Code,
+          std::enable_if_t<
+              std::is_same_v<Code, net_error_code> && !detail::boost_holds_std_error_code, int> = 0>
+bool operator==(errc e, const Code& ec) noexcept
 {
     return ec == e;
 }
-inline bool operator!=(const net_error_code& ec, errc e) noexcept
+template <class Code,
+          std::enable_if_t<
+              std::is_same_v<Code, net_error_code> && !detail::boost_holds_std_error_code, int> = 0>
+bool operator!=(const Code& ec, errc e) noexcept
 {
     return !(ec == e);
 }
-inline bool operator!=(errc e, const net_error_code& ec) noexcept
+template <class Code,
+          std::enable_if_t<
+              std::is_same_v<Code, net_error_code> && !detail::boost_holds_std_error_code, int> = 0>
+bool operator!=(errc e, const Code& ec) noexcept
 {
     return !(ec == e);
 }
@@ -170,12 +197,12 @@ inline bool operator!=(errc e, const net_error_code& ec) noexcept
 #else
 
 /// `ec` as the code an asynchronous call completes with: the same std::error_code here.
-inline const net_error_code& to_net_error_code(const std::error_code& ec) noexcept
+inline net_error_code to_net_error_code(const std::error_code& ec) noexcept
 {
     return ec;
 }
 /// The inverse of to_net_error_code: the same std::error_code here.
-inline const std::error_code& from_net_error_code(const net_error_code& ec) noexcept
+inline std::error_code from_net_error_code(const net_error_code& ec) noexcept
 {
     return ec;
 }
