@@ -24,60 +24,21 @@ usage() {
     exit 2
 }
 
-# Absolute, validated path of DIR (must already exist). Only a conservative
-# character set is allowed: the path ends up unquoted in dovecot.conf and env.
-abs_dir() {
-    local d
-    d=$(cd "$1" && pwd -P) || die "cannot enter $1"
-    [[ "$d" =~ ^/[A-Za-z0-9_./+-]+$ ]] || die "DIR must match [A-Za-z0-9_./+-]+ (got '$d')"
-    [[ "$d" != / ]] || die "refusing to use / as DIR"
-    printf '%s\n' "$d"
-}
+# shellcheck source-path=SCRIPTDIR source=server_lib.sh
+. "$HERE/server_lib.sh"
 
-# True if PID is alive and is the Dovecot master started with DIR/dovecot.conf
-# (guards against a recycled PID).
-is_our_master() {
-    local pid=$1 dir=$2 cmd
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ "$cmd" == *dovecot*" -c $dir/dovecot.conf"* ]]
-}
+# True if PID is the Dovecot master started with DIR/dovecot.conf.
+is_our_master() { is_process "$1" "*dovecot* -c $2/dovecot.conf*"; }
 
 stop_instance() {
-    local dir=$1 pidfile pid i children
+    local dir=$1 pidfile pid
     pidfile="$dir/run/master.pid"
     [[ -f "$pidfile" ]] || return 0
     pid=$(cat "$pidfile" 2>/dev/null || true)
-    if ! is_our_master "$pid" "$dir"; then
-        rm -f "$pidfile"
-        return 0
-    fi
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "dovecot.sh: master $pid still alive after ${STOP_TIMEOUT}s, sending SIGKILL" >&2
-        # Children of this master only, by PID.
-        children=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
-        # shellcheck disable=SC2086 # word splitting of the PID list is intended
-        kill -KILL "$pid" $children 2>/dev/null || true
-        for ((i = 0; i < 20; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
+    if is_our_master "$pid" "$dir"; then
+        stop_pid "dovecot.sh: master" "$pid" "$STOP_TIMEOUT"
     fi
     rm -f "$pidfile"
-}
-
-log_tail() {
-    local dir=$1
-    if [[ -s "$dir/dovecot.log" ]]; then
-        echo "---- last lines of $dir/dovecot.log ----" >&2
-        tail -n 30 "$dir/dovecot.log" >&2
-    fi
 }
 
 ensure_sysuser() {
@@ -312,7 +273,7 @@ cmd_start() {
             continue
         fi
         echo "$out" >&2
-        log_tail "$dir"
+        log_tail "$dir/dovecot.log"
         die "dovecot failed to start"
     done
 
@@ -324,12 +285,12 @@ cmd_start() {
         sleep 0.1
     done
     if [[ -z "$pid" ]] || ! is_our_master "$pid" "$dir"; then
-        log_tail "$dir"
+        log_tail "$dir/dovecot.log"
         die "dovecot master is not running (no live PID in $dir/run/master.pid)"
     fi
 
     if ! wait_ready "$dir" "$port" "$tls_port" "$nostls_port"; then
-        log_tail "$dir"
+        log_tail "$dir/dovecot.log"
         stop_instance "$dir"
         die "dovecot did not become ready"
     fi
@@ -348,14 +309,6 @@ EOF
     mv -f "$dir/env.tmp" "$dir/env"
     echo "dovecot.sh: started pid $pid in $dir (pop3 $port, pop3s $tls_port, pop3 without STLS $nostls_port) in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')s" >&2
     cat "$dir/env"
-}
-
-cmd_stop() {
-    local dir
-    [[ -d "$1" ]] || return 0
-    dir=$(abs_dir "$1")
-    stop_instance "$dir"
-    rm -f "$dir/env"
 }
 
 cmd_status() {

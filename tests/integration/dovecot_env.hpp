@@ -3,10 +3,10 @@
 #ifndef POP3_TESTS_DOVECOT_ENV_HPP
 #define POP3_TESTS_DOVECOT_ENV_HPP
 
+#include "server_env.hpp"
+
 #include <cstdint>
-#include <cstdlib>
 #include <fstream>
-#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -27,7 +27,7 @@ public:
     /// Reads the env file named by $POP3_TEST_ENV (written by `dovecot.sh start`).
     static const dovecot_env& get()
     {
-        static const dovecot_env instance = load();
+        static const dovecot_env instance;
         return instance;
     }
 
@@ -61,53 +61,15 @@ public:
         return out;
     }
 
-    static std::string read_file(const std::string& path)
-    {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw std::runtime_error("cannot read " + path);
-        std::ostringstream s;
-        s << in.rdbuf();
-        return s.str();
-    }
+    static std::string read_file(const std::string& path) { return pop3_test::read_file(path); }
 
     /// Regenerates a user's mailbox (same bytes, same UIDs) while the server runs.
-    void reset(const std::string& user) const
-    {
-        const char* script = std::getenv("POP3_TEST_SCRIPT");
-        if (script == nullptr) throw std::runtime_error("POP3_TEST_SCRIPT is not set");
-        const std::string cmd =
-            "bash '" + std::string(script) + "' reset '" + dir() + "' " + user + " >/dev/null";
-        if (std::system(cmd.c_str()) != 0) throw std::runtime_error("reset failed: " + cmd);
-    }
+    void reset(const std::string& user) const { env_.reset(dir(), user); }
 
 private:
-    static dovecot_env load()
-    {
-        const char* file = std::getenv("POP3_TEST_ENV");
-        if (file == nullptr) throw std::runtime_error("POP3_TEST_ENV is not set");
-        std::ifstream in(file);
-        if (!in) throw std::runtime_error(std::string("cannot read ") + file);
-        dovecot_env env;
-        std::string line;
-        while (std::getline(in, line)) {
-            const auto eq = line.find('=');
-            if (eq == std::string::npos || line[0] == '#') continue;
-            auto value = line.substr(eq + 1);
-            if (value.size() >= 2 && (value.front() == '"' || value.front() == '\''))
-                value = value.substr(1, value.size() - 2);
-            env.values_[line.substr(0, eq)] = value;
-        }
-        return env;
-    }
+    std::string value(const std::string& key) const { return env_.value(key); }
 
-    std::string value(const std::string& key) const
-    {
-        const auto it = values_.find(key);
-        if (it == values_.end()) throw std::runtime_error(key + " missing from the env file");
-        return it->second;
-    }
-
-    std::map<std::string, std::string> values_;
+    server_env env_{"POP3_TEST_ENV", "POP3_TEST_SCRIPT"};
 };
 
 } // namespace pop3_test

@@ -207,6 +207,22 @@ TEST_CASE("the throwing login carries the OAuth error JSON in pop3::error")
     CHECK(f.c.last_error_reply().text.empty());
 }
 
+TEST_CASE("an explicit SASL method the server's CAPA does not list is refused before sending")
+{
+    // GNU Mailutils: CAPA lists USER but no SASL; AUTH would get "-ERR Not implemented".
+    fixture f("+OK ready <1.2@host>\r\n", "USER\r\nPIPELINING\r\n", "-ERR Not implemented\r\n");
+    std::error_code ec;
+    f.c.login("alice", "pw", with(pop3::auth_method::plain, true), ec);
+    CHECK(ec == pop3::errc::mechanism_unavailable);
+    CHECK(f.sent_after_capa().empty());
+    CHECK(f.c.state() == pop3::session_state::authorization);
+    // A server that listed nothing (no CAPA) may still know it: the method is tried.
+    fixture quiet("+OK ready\r\n", "", "-ERR Not implemented\r\n");
+    quiet.c.login("alice", "pw", with(pop3::auth_method::plain, true), ec);
+    CHECK(ec == pop3::errc::authentication_failed);
+    CHECK(quiet.sent_after_capa().rfind("AUTH PLAIN ", 0) == 0);
+}
+
 TEST_CASE("CR, LF or NUL in credentials are refused before sending, for every method")
 {
     for (auto m :

@@ -325,6 +325,11 @@ private:
             if (auto ec = choose_method(p, options_, token_, method_)) return ec;
         } else if (!p.tls_active() && !options_.allow_plaintext && !safe_without_tls(method_)) {
             return errc::insecure_authentication;
+        } else if (method_ != auth_method::user && method_ != auth_method::apop && p.caps_known() &&
+                   !p.caps().entries.empty() && !offered(method_, p)) {
+            // The server listed what it can do, and this SASL mechanism is not among it: do
+            // not send credentials it cannot use (servers answer "-ERR Not implemented").
+            return errc::mechanism_unavailable;
         }
         using m = auth_method;
         std::unique_ptr<sasl::mechanism> mechanism;
