@@ -427,8 +427,12 @@ private:
     std::error_code handshake_failure(std::error_code ec)
     {
         if constexpr (is_ssl_stream<Stream>::value) {
-            const long verify_result = SSL_get_verify_result(stream_.native_handle());
-            if (verify_result != X509_V_OK) return certificate_failure(verify_result);
+            // Only when the certificate was checked: with verification off OpenSSL still
+            // records its verdict, but that verdict did not end the handshake.
+            SSL* ssl = stream_.native_handle();
+            const long verify_result = SSL_get_verify_result(ssl);
+            if ((SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0 && verify_result != X509_V_OK)
+                return certificate_failure(verify_result);
         }
         return ec;
     }
