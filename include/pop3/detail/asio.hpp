@@ -88,9 +88,10 @@ template <class T> struct same_type {
     using type = T;
 };
 
-/// Newer Boost (1.77 on) can hold any std::error_code in its error_code and give it back
-/// intact, and compares it with std error enums such as pop3::errc itself. Older Boost (Debian
-/// 12 has 1.74) cannot: there a pop3 error travels in a Boost category made for it.
+/// Newer Boost (detected here, not assumed from a version; tested with 1.83) can hold any
+/// std::error_code in its error_code and give it back intact, and compares it with std error
+/// enums such as pop3::errc itself. Older Boost (Debian 12 has 1.74) cannot: there a pop3 error
+/// travels in a Boost category made for it.
 inline constexpr bool boost_holds_std_error_code =
     std::is_constructible_v<::boost::system::error_code, const std::error_code&>;
 
