@@ -339,18 +339,18 @@ public:
     /// gets the unstuffed bytes in order, line endings kept. The sink may return a
     /// `std::error_code` to stop: the rest of the message is then read and dropped,
     /// the call fails with that error and the session stays usable.
-    template <class Sink, class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    template <class Sink, class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
     void retr(message_number n, Sink&& sink)
     {
         run_throwing(sink_body(std::forward<Sink>(sink), n, std::nullopt));
     }
-    template <class Sink, class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    template <class Sink, class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
     void retr(message_number n, Sink&& sink, std::error_code& ec)
     {
         run(sink_body(std::forward<Sink>(sink), n, std::nullopt), ec);
     }
     template <class Sink, class Token = default_token,
-              class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+              class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
     auto async_retr(message_number n, Sink&& sink, Token&& token = default_token{})
     {
         return run_async(sink_body(std::forward<Sink>(sink), n, std::nullopt),
@@ -373,18 +373,18 @@ public:
     }
 
     /// TOP n lines, streamed to a sink as for `retr(n, sink)`.
-    template <class Sink, class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    template <class Sink, class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
     void top(message_number n, std::uint32_t lines, Sink&& sink)
     {
         run_throwing(sink_body(std::forward<Sink>(sink), n, lines));
     }
-    template <class Sink, class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+    template <class Sink, class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
     void top(message_number n, std::uint32_t lines, Sink&& sink, std::error_code& ec)
     {
         run(sink_body(std::forward<Sink>(sink), n, lines), ec);
     }
     template <class Sink, class Token = default_token,
-              class = std::enable_if_t<std::is_invocable_v<Sink&, std::string_view>>>
+              class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
     auto async_top(message_number n, std::uint32_t lines, Sink&& sink,
                    Token&& token = default_token{})
     {

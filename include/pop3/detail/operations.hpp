@@ -10,21 +10,48 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace pop3::detail {
 
-/// Calls a user callback that may return void or std::error_code (to stop).
+/// True when a callback's result type is one the library understands: `void` (go on) or
+/// `std::error_code` (stop with that error when set). Anything else (bool, std::errc, ...)
+/// would be silently ignored, so it is refused at compile time.
+template <class Result>
+inline constexpr bool is_callback_result_v =
+    std::is_void_v<Result> || std::is_same_v<std::decay_t<Result>, std::error_code>;
+
+/// True for a type called like a sink, `f(std::string_view)`, whose result is not a class
+/// other than std::error_code. Completion tokens that are themselves invocable (Asio's
+/// `use_future` wraps a function when called) return a class, so an overload constrained
+/// with this never captures a token; a sink with a wrong result type still selects it and
+/// then fails the readable static_assert in `invoke_user`.
+template <class F, class = void> struct looks_like_sink : std::false_type {
+};
+template <class F>
+struct looks_like_sink<F, std::enable_if_t<std::is_invocable_v<F&, std::string_view>>>
+    : std::bool_constant<!std::is_class_v<std::invoke_result_t<F&, std::string_view>> ||
+                         std::is_same_v<std::invoke_result_t<F&, std::string_view>,
+                                        std::error_code>> {
+};
+template <class F> inline constexpr bool looks_like_sink_v = looks_like_sink<std::decay_t<F>>::value;
+
+/// Calls a user callback that returns void or std::error_code (to stop).
 template <class F, class... Args> std::error_code invoke_user(F& f, Args&&... args)
 {
     using result = decltype(f(std::forward<Args>(args)...));
-    if constexpr (std::is_convertible_v<result, std::error_code>) {
-        return f(std::forward<Args>(args)...);
-    } else {
+    static_assert(is_callback_result_v<result>,
+                  "a pop3 sink or handler must return void (go on) or std::error_code (stop "
+                  "with that error when it is set); wrap other results, e.g. "
+                  "`return ok ? std::error_code{} : std::make_error_code(std::errc::io_error);`");
+    if constexpr (std::is_void_v<result>) {
         f(std::forward<Args>(args)...);
         return {};
+    } else {
+        return f(std::forward<Args>(args)...);
     }
 }
 
