@@ -29,16 +29,6 @@
 
 namespace pop3 {
 
-/// How `connect` secures the connection.
-enum class tls_mode {
-    implicit, ///< TLS from the first byte (POP3S, port 995)
-    /// Plain connect, then STLS (RFC 2595). TLS is required: if the server does not offer
-    /// STLS or it fails, `connect` fails with errc::tls_required and closes the
-    /// connection before any credential could be sent. Never falls back to cleartext.
-    starttls,
-    none, ///< no TLS at all (then `login` uses only SCRAM unless plaintext is allowed)
-};
-
 /// A language the server offers (RFC 6856 section 3).
 using language = detail::language_entry;
 
@@ -109,9 +99,19 @@ public:
     /// True once TLS protects the session (implicit TLS or after STLS).
     bool tls_active() const noexcept { return impl_->proto_.tls_active(); }
 
-    /// Turns certificate verification off (or on again) for the next `connect`. Off lets
+    /// Turns certificate verification off (or on again) for the next TLS handshake. Off lets
     /// anyone between client and server read the password: for tests only.
-    void set_certificate_check(certificate_check check) noexcept { check_ = check; }
+    void set_certificate_check(certificate_check check) noexcept { impl_->tls_.set_check(check); }
+
+    /// The server's host name, for a stream the caller connected: the certificate must name
+    /// it (and it is sent as SNI) before `read_greeting(tls_mode::implicit)` or `stls()` starts
+    /// TLS, and OAUTHBEARER names it. `connect(host, ...)` sets it itself. Without it (and with
+    /// verification on) TLS does not start: errc::host_name_required.
+    void set_server_name(std::string host)
+    {
+        impl_->tls_.set_server_name(host);
+        host_ = std::move(host);
+    }
 
     void set_timeouts(const pop3::timeouts& t) noexcept { impl_->timeouts_ = t; }
     const pop3::timeouts& timeouts() const noexcept { return impl_->timeouts_; }
@@ -139,16 +139,10 @@ public:
     {
         detail::clock::time_point deadline;
         if ((ec = check_tls_mode(mode))) return;
-        host_ = std::string(host);
+        set_server_name(std::string(host));
         service_ = std::string(service);
         if ((ec = impl_->sync_connect_tcp(host, service, deadline))) return;
-        if ((ec = prepare_tls(host, mode))) return;
-        detail::greeting_op greet(mode == tls_mode::implicit);
-        if ((ec = impl_->run(greet, deadline))) return;
-        if (mode == tls_mode::starttls) {
-            detail::stls_op stls;
-            ec = require_tls(impl_->run(stls, deadline));
-        }
+        greet(mode, deadline, ec);
     }
 
     /// Asynchronous `connect`. Completes with `void(net_error_code)`.
@@ -156,19 +150,42 @@ public:
     auto async_connect(std::string host, std::string service, tls_mode mode = default_tls,
                        Token&& token = default_token{})
     {
+        static_assert(detail::has_tcp_socket<Stream>::value,
+                      "async_connect() needs a stream whose lowest layer is a TCP socket; "
+                      "connect other streams yourself, then call async_read_greeting()");
         return net::async_compose<Token, void(net_error_code)>(
-            connect_op{
-                this, std::move(host), std::move(service), mode, connect_op::stage::start, {}, {}},
+            connect_op{this, std::move(host), std::move(service), mode, connect_op::stage::start},
             token, impl_->stream_);
     }
 
-    /// Reads the greeting and the capabilities on a stream the caller has connected
-    /// (and, for implicit TLS, whose handshake the caller has done).
-    void read_greeting() { run_throwing(detail::greeting_op{}); }
-    void read_greeting(std::error_code& ec) { run(detail::greeting_op{}, ec); }
+    /// Reads the greeting and the capabilities on a stream the caller has connected,
+    /// securing it first as `mode` says, exactly as `connect` does. TLS needs the server's
+    /// name: call `set_server_name(host)` first (else errc::host_name_required). A TLS session
+    /// the caller has already established is used only after its certificate has passed the
+    /// same checks. Without `mode`: implicit TLS when the caller has established TLS, else none.
+    void read_greeting() { read_greeting(default_greeting_mode()); }
+    void read_greeting(std::error_code& ec) { read_greeting(default_greeting_mode(), ec); }
+    void read_greeting(tls_mode mode)
+    {
+        std::error_code ec;
+        read_greeting(mode, ec);
+        throw_if(ec);
+    }
+    void read_greeting(tls_mode mode, std::error_code& ec)
+    {
+        if ((ec = check_tls_mode(mode))) return;
+        greet(mode, detail::clock::time_point::max(), ec);
+    }
     template <class Token = default_token> auto async_read_greeting(Token&& token = default_token{})
     {
-        return run_async(detail::greeting_op{}, std::forward<Token>(token));
+        return async_read_greeting(default_greeting_mode(), std::forward<Token>(token));
+    }
+    template <class Token = default_token>
+    auto async_read_greeting(tls_mode mode, Token&& token = default_token{})
+    {
+        return net::async_compose<Token, void(net_error_code)>(
+            connect_op{this, {}, {}, mode, connect_op::stage::start_greeting}, token,
+            impl_->stream_);
     }
 
     // ---- AUTHORIZATION state --------------------------------------------------------
@@ -238,11 +255,13 @@ public:
 
     /// Upgrades the session with STLS (RFC 2595), verifies the server, reads CAPA again.
     /// Only for `ssl::stream` clients; `connect(..., tls_mode::starttls)` does this.
-    void stls() { run_throwing(detail::stls_op{}); }
-    void stls(std::error_code& ec) { run(detail::stls_op{}, ec); }
+    /// Needs the server's name to verify its certificate: from `connect`, or
+    /// `set_server_name(host)` on a stream the caller connected (else errc::host_name_required).
+    void stls() { run_throwing(stls_operation()); }
+    void stls(std::error_code& ec) { run(stls_operation(), ec); }
     template <class Token = default_token> auto async_stls(Token&& token = default_token{})
     {
-        return run_async(detail::stls_op{}, std::forward<Token>(token));
+        return run_async(stls_operation(), std::forward<Token>(token));
     }
 
     /// Enables UTF8 mode (RFC 6856 section 2); before login, when advertised.
@@ -527,6 +546,29 @@ private:
         return {std::string(user), std::string(token), std::move(options), true};
     }
 
+    static detail::stls_op stls_operation()
+    {
+        static_assert(detail::is_ssl_stream<Stream>::value,
+                      "stls() needs a TLS-capable client: pop3::client<ssl::stream<tcp::socket>>");
+        return {};
+    }
+
+    tls_mode default_greeting_mode()
+    {
+        return impl_->tls_.established(impl_->stream_) ? tls_mode::implicit : tls_mode::none;
+    }
+
+    /// The greeting (after implicit TLS), then STLS when `mode` requires it.
+    void greet(tls_mode mode, detail::clock::time_point deadline, std::error_code& ec)
+    {
+        detail::greeting_op greeting(mode == tls_mode::implicit);
+        if ((ec = impl_->run(greeting, deadline))) return;
+        if (mode == tls_mode::starttls) {
+            detail::stls_op stls;
+            ec = require_tls(impl_->run(stls, deadline));
+        }
+    }
+
     /// STLS was required: if it is missing or refused, end the session here, before a
     /// credential can be sent.
     std::error_code require_tls(std::error_code ec)
@@ -546,33 +588,6 @@ private:
         if (mode != tls_mode::none && !detail::is_ssl_stream<Stream>::value)
             return errc::not_supported;
         return {};
-    }
-
-    /// SNI and certificate verification for the host name the user asked for.
-    std::error_code prepare_tls(std::string_view host, tls_mode mode)
-    {
-        if constexpr (detail::is_ssl_stream<Stream>::value) {
-            if (mode == tls_mode::none) return {};
-            auto& tls = impl_->stream_;
-            const std::string name(host);
-            if (SSL_set_tlsext_host_name(tls.native_handle(), name.c_str()) != 1)
-                return errc::invalid_argument;
-            detail::net_error_code ec;
-            if (check_ == certificate_check::insecure_do_not_verify) {
-                tls.set_verify_mode(net::ssl::verify_none, ec);
-                return ec;
-            }
-            // OpenSSL's own host check (not a verify callback), so that a mismatch is reported
-            // as X509_V_ERR_HOSTNAME_MISMATCH and becomes errc::certificate_name_mismatch.
-            if (!detail::verify_host_during_handshake(tls.native_handle(), name))
-                return errc::invalid_argument;
-            tls.set_verify_mode(net::ssl::verify_peer, ec);
-            return ec;
-        } else {
-            (void)host;
-            (void)mode;
-            return {};
-        }
     }
 
     template <class Op> static typename Op::result_type take(Op& op, detail::protocol& p)
@@ -627,9 +642,16 @@ private:
         std::string host;
         std::string service;
         tls_mode mode;
-        enum class stage { start, refused, connected, greeted, secured } at = stage::start;
+        enum class stage {
+            start,
+            start_greeting,
+            refused,
+            connected,
+            greeted,
+            secured
+        } at = stage::start;
         detail::clock::time_point deadline{};
-        std::error_code refusal;
+        std::error_code refusal{};
 
         template <class Self> void operator()(Self& self, const net_error_code& step_ec = {})
         {
@@ -645,13 +667,25 @@ private:
                     at = stage::refused;
                     return net::post(c.get_executor(), std::move(self));
                 }
-                at = stage::connected;
-                c.host_ = host;
-                c.service_ = service;
-                deadline = detail::deadline_after(c.impl_->timeouts_.connect);
-                return c.impl_->async_connect_tcp(host, service, std::move(self));
+                if constexpr (detail::has_tcp_socket<Stream>::value) {
+                    at = stage::connected;
+                    c.set_server_name(host);
+                    c.service_ = service;
+                    deadline = detail::deadline_after(c.impl_->timeouts_.connect);
+                    return c.impl_->async_connect_tcp(host, service, std::move(self));
+                }
+                return; // async_connect refuses such streams at compile time
+            case stage::start_greeting:
+                if ((refusal = c.check_tls_mode(mode))) {
+                    at = stage::refused;
+                    return net::post(c.get_executor(), std::move(self));
+                }
+                deadline = detail::clock::time_point::max();
+                at = stage::greeted;
+                return c.run_async(detail::greeting_op{mode == tls_mode::implicit}, std::move(self),
+                                   deadline);
             case stage::connected:
-                if (ec || (ec = c.prepare_tls(host, mode))) return complete(ec);
+                if (ec) return complete(ec);
                 at = stage::greeted;
                 return c.run_async(detail::greeting_op{mode == tls_mode::implicit}, std::move(self),
                                    deadline);
@@ -666,8 +700,7 @@ private:
     };
 
     std::unique_ptr<engine_type> impl_;
-    certificate_check check_ = certificate_check::verify;
-    std::string host_; // as given to connect: for OAUTHBEARER
+    std::string host_; // as given to connect or set_server_name: for OAUTHBEARER
     std::string service_;
 };
 

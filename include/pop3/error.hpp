@@ -40,6 +40,9 @@ enum class errc {
     certificate_untrusted,     ///< TLS: no trusted CA signed the server's certificate
     certificate_name_mismatch, ///< TLS: the server's certificate is for another host name
     certificate_expired,       ///< TLS: the server's certificate has expired (or is not yet valid)
+    /// TLS was to start on a stream the caller connected, with no host name to verify the
+    /// server's certificate against: nothing was sent over TLS
+    host_name_required,
 };
 
 namespace detail {
@@ -118,6 +121,10 @@ public:
         case errc::certificate_expired:
             return "the server's certificate has expired or is not yet valid; check the server's "
                    "certificate and this machine's clock";
+        case errc::host_name_required:
+            return "TLS needs the server's host name to verify its certificate: call "
+                   "set_server_name(host) before read_greeting() or stls() on a stream you "
+                   "connected yourself, or use connect(host, ...)";
         }
         return "unknown pop3 error";
     }

@@ -5,9 +5,6 @@
 #include <pop3/detail/asio.hpp>
 #include <pop3/error.hpp>
 
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-
 #include <string>
 #include <system_error>
 
@@ -23,7 +20,7 @@ struct tls_options {
 
 /// A client context for `client<net::ssl::stream<net::ip::tcp::socket>>`: TLS 1.2 or
 /// newer, trusting the system store (or the given CA file/directory). Certificate chain
-/// and host name are verified by `client::connect` on every connection.
+/// and host name are verified by the client whenever TLS starts.
 /// @throws std::system_error when a CA file or directory cannot be loaded.
 inline net::ssl::context make_tls_context(const tls_options& options = {})
 {
@@ -38,39 +35,20 @@ inline net::ssl::context make_tls_context(const tls_options& options = {})
     return context;
 }
 
-namespace detail {
-
-/// The pop3 error for OpenSSL's verdict on a server certificate (`SSL_get_verify_result`).
-inline std::error_code certificate_failure(long verify_result)
-{
-    switch (verify_result) {
-    case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_IP_ADDRESS_MISMATCH: return errc::certificate_name_mismatch;
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-    case X509_V_ERR_CERT_NOT_YET_VALID: return errc::certificate_expired;
-    default: return errc::certificate_untrusted;
-    }
-}
-
-/// Asks OpenSSL to check the certificate against `host` (an IP address or a DNS name, no
-/// partial wildcards such as `w*.example.com`) during the handshake; false if it cannot.
-inline bool verify_host_during_handshake(SSL* ssl, const std::string& host)
-{
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    // Each call replaces what an earlier connect on the same stream asked for.
-    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1)
-        return X509_VERIFY_PARAM_set1_host(param, nullptr, 0) == 1;
-    return X509_VERIFY_PARAM_set1_ip(param, nullptr, 0) == 1 &&
-           X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) == 1;
-}
-
-} // namespace detail
-
-/// Whether `connect` checks the server's certificate.
+/// Whether the client checks the server's certificate when TLS starts.
 enum class certificate_check {
     verify,                 ///< chain and host name are verified (the default)
     insecure_do_not_verify, ///< anyone can impersonate the server: for tests only
+};
+
+/// How `connect` (or `read_greeting` on a stream the caller connected) secures the session.
+enum class tls_mode {
+    implicit, ///< TLS from the first byte (POP3S, port 995)
+    /// Plain connect, then STLS (RFC 2595). TLS is required: if the server does not offer
+    /// STLS or it fails, the call fails with errc::tls_required and closes the connection
+    /// before any credential could be sent. Never falls back to cleartext.
+    starttls,
+    none, ///< no TLS at all (then `login` uses only SCRAM unless plaintext is allowed)
 };
 
 } // namespace pop3

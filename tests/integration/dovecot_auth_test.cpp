@@ -174,3 +174,236 @@ TEST_CASE("dovecot auth: TLS required and no STLS offered: no credential is sent
     CHECK(ec == pop3::errc::session_broken);
     CHECK(sent.lines == std::vector<std::string>{"CAPA"});
 }
+
+namespace {
+
+/// Connects the TCP layer the way a caller would, without the library.
+void connect_by_hand(tls_client& c, const std::string& host, const std::string& port)
+{
+    net::ip::tcp::resolver resolver(c.get_executor());
+    net::connect(c.next_layer(), resolver.resolve(host, port));
+}
+
+/// Runs `ioc` until the handler has run, at most 20 s.
+template <class Start> pop3::net_error_code run_async(net::io_context& ioc, Start start)
+{
+    pop3::net_error_code result;
+    bool done = false;
+    start([&](pop3::net_error_code ec) {
+        result = ec;
+        done = true;
+    });
+    ioc.restart();
+    ioc.run_for(std::chrono::seconds(20));
+    REQUIRE(done);
+    return result;
+}
+
+bool sent_a_credential(const sent_lines& sent)
+{
+    for (const auto& line : sent.lines)
+        if (line.rfind("USER", 0) == 0 || line.rfind("PASS", 0) == 0 || line.rfind("AUTH", 0) == 0)
+            return true;
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host name too")
+{
+    const auto& env = dovecot_env::get();
+    auto tls = pop3::make_tls_context({env.ca_file(), {}});
+    // 127.0.0.2 reaches the same server; its certificate names only localhost and 127.0.0.1.
+    SECTION("STLS without a server name does not start TLS")
+    {
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        sent_lines sent;
+        sent.attach(c);
+        connect_by_hand(c, "127.0.0.2", env.port());
+        c.read_greeting();
+        std::error_code ec;
+        c.stls(ec);
+        CHECK(ec == pop3::errc::host_name_required);
+        CHECK_FALSE(c.tls_active());
+        c.login("alice", dovecot_env::password("alice"), ec);
+        CHECK(ec == pop3::errc::session_broken);
+        CHECK_FALSE(sent_a_credential(sent));
+    }
+    SECTION("STLS checks the name given with set_server_name")
+    {
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        sent_lines sent;
+        sent.attach(c);
+        connect_by_hand(c, "127.0.0.2", env.port());
+        c.set_server_name("127.0.0.2");
+        c.read_greeting();
+        std::error_code ec;
+        c.stls(ec);
+        CHECK(ec == pop3::errc::certificate_name_mismatch);
+        c.login("alice", dovecot_env::password("alice"), ec);
+        CHECK(ec == pop3::errc::session_broken);
+        CHECK_FALSE(sent_a_credential(sent));
+    }
+    SECTION("STLS with the right name logs in")
+    {
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        connect_by_hand(c, "127.0.0.1", env.port());
+        c.set_server_name("127.0.0.1");
+        c.read_greeting();
+        c.stls();
+        CHECK(c.tls_active());
+        c.login("alice", dovecot_env::password("alice"));
+        CHECK(c.state() == pop3::session_state::transaction);
+        CHECK(c.quit());
+    }
+    SECTION("implicit TLS started by read_greeting: no name, wrong name, right name")
+    {
+        {
+            net::io_context ioc;
+            tls_client c{ioc, tls};
+            connect_by_hand(c, "127.0.0.2", env.tls_port());
+            std::error_code ec;
+            c.read_greeting(pop3::tls_mode::implicit, ec);
+            CHECK(ec == pop3::errc::host_name_required);
+        }
+        {
+            net::io_context ioc;
+            tls_client c{ioc, tls};
+            connect_by_hand(c, "127.0.0.2", env.tls_port());
+            c.set_server_name("127.0.0.2");
+            std::error_code ec;
+            c.read_greeting(pop3::tls_mode::implicit, ec);
+            CHECK(ec == pop3::errc::certificate_name_mismatch);
+        }
+        {
+            net::io_context ioc;
+            tls_client c{ioc, tls};
+            connect_by_hand(c, "127.0.0.1", env.tls_port());
+            c.set_server_name("localhost");
+            c.read_greeting(pop3::tls_mode::implicit);
+            CHECK(c.tls_active());
+            c.login("alice", dovecot_env::password("alice"));
+            CHECK(c.quit());
+        }
+    }
+    SECTION("a handshake the caller did is checked before the session is used")
+    {
+        // The caller's own handshake verified nothing (a context that checks no certificate).
+        net::ssl::context lax(net::ssl::context::tls_client);
+        lax.load_verify_file(env.ca_file());
+        for (const char* name : {"", "127.0.0.2", "127.0.0.1"}) {
+            INFO("server name '" << name << "'");
+            net::io_context ioc;
+            tls_client c{ioc, lax};
+            sent_lines sent;
+            sent.attach(c);
+            connect_by_hand(c, "127.0.0.2", env.tls_port());
+            c.stream().handshake(net::ssl::stream_base::client);
+            if (*name != '\0') c.set_server_name(name);
+            std::error_code ec;
+            c.read_greeting(ec);
+            if (std::string(name) == "127.0.0.1") {
+                // The certificate names 127.0.0.1 (the same server): this name is fine.
+                REQUIRE_FALSE(ec);
+                CHECK(c.tls_active());
+                c.login("alice", dovecot_env::password("alice"));
+                CHECK(c.quit());
+            } else {
+                CHECK(ec == (*name == '\0' ? pop3::errc::host_name_required
+                                           : pop3::errc::certificate_name_mismatch));
+                c.login("alice", dovecot_env::password("alice"), ec);
+                CHECK(ec == pop3::errc::session_broken);
+                CHECK_FALSE(sent_a_credential(sent));
+            }
+        }
+    }
+    SECTION("the asynchronous forms refuse the same")
+    {
+        {
+            net::io_context ioc;
+            tls_client c{ioc, tls};
+            connect_by_hand(c, "127.0.0.2", env.port());
+            c.read_greeting();
+            const auto ec = run_async(ioc, [&](auto handler) { c.async_stls(handler); });
+            CHECK(ec == pop3::errc::host_name_required);
+        }
+        {
+            net::io_context ioc;
+            tls_client c{ioc, tls};
+            connect_by_hand(c, "127.0.0.2", env.port());
+            c.set_server_name("127.0.0.2");
+            c.read_greeting();
+            const auto ec = run_async(ioc, [&](auto handler) { c.async_stls(handler); });
+            CHECK(ec == pop3::errc::certificate_name_mismatch);
+        }
+        {
+            net::io_context ioc;
+            tls_client c{ioc, tls};
+            connect_by_hand(c, "127.0.0.2", env.tls_port());
+            const auto ec = run_async(ioc, [&](auto handler) {
+                c.async_read_greeting(pop3::tls_mode::implicit, handler);
+            });
+            CHECK(ec == pop3::errc::host_name_required);
+        }
+        {
+            net::io_context ioc;
+            tls_client c{ioc, tls};
+            connect_by_hand(c, "127.0.0.2", env.port());
+            c.set_server_name("127.0.0.2");
+            const auto ec = run_async(ioc, [&](auto handler) {
+                c.async_read_greeting(pop3::tls_mode::starttls, handler);
+            });
+            CHECK(ec == pop3::errc::certificate_name_mismatch);
+        }
+        {
+            net::io_context ioc;
+            tls_client c{ioc, tls};
+            connect_by_hand(c, "127.0.0.1", env.port());
+            c.set_server_name("127.0.0.1");
+            const auto ec = run_async(ioc, [&](auto handler) {
+                c.async_read_greeting(pop3::tls_mode::starttls, handler);
+            });
+            CHECK_FALSE(ec);
+            CHECK(c.tls_active());
+        }
+    }
+}
+
+TEST_CASE("dovecot auth: a TLS client connects again after quit, with a fresh TLS session")
+{
+    const auto& env = dovecot_env::get();
+    auto tls = pop3::make_tls_context({env.ca_file(), {}});
+    const auto expected_count = env.mailbox("alice").size();
+    for (auto mode : {pop3::tls_mode::starttls, pop3::tls_mode::implicit}) {
+        INFO("mode " << static_cast<int>(mode));
+        const auto port = mode == pop3::tls_mode::implicit ? env.tls_port() : env.port();
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        c.set_timeouts({std::chrono::seconds(10), std::chrono::seconds(10)});
+        for (int round = 0; round < 3; ++round) {
+            INFO("round " << round);
+            c.connect(env.host(), port, mode);
+            CHECK(c.tls_active());
+            c.login("alice", dovecot_env::password("alice"));
+            CHECK(c.stat().count == expected_count);
+            CHECK(c.quit());
+        }
+        // The same client asynchronously, and a wrong name on the way fails as it should.
+        auto ec = run_async(ioc, [&](auto h) { c.async_connect("127.0.0.2", port, mode, h); });
+        CHECK(ec == pop3::errc::certificate_name_mismatch);
+        ec = run_async(ioc, [&](auto h) { c.async_connect(env.host(), port, mode, h); });
+        CHECK_FALSE(ec);
+        CHECK(c.tls_active());
+        ec = run_async(ioc, [&](auto h) {
+            c.async_login("alice", dovecot_env::password("alice"), h);
+        });
+        CHECK_FALSE(ec);
+        ec = run_async(ioc, [&](auto h) {
+            c.async_quit([h](pop3::net_error_code e, bool) { h(e); });
+        });
+        CHECK_FALSE(ec);
+    }
+}

@@ -3,6 +3,7 @@
 // Dovecot (tests/integration/dovecot_auth_test.cpp).
 #include "../catch.hpp"
 
+#include <pop3/detail/tls_layer.hpp>
 #include <pop3/tls.hpp>
 
 #include <openssl/ssl.h>

@@ -11,6 +11,7 @@
 #include <pop3/detail/protocol.hpp>
 #include <pop3/detail/socket_wait.hpp>
 #include <pop3/detail/stream_traits.hpp>
+#include <pop3/detail/tls_layer.hpp>
 #include <pop3/timeouts.hpp>
 #include <pop3/tls.hpp>
 
@@ -47,6 +48,7 @@ public:
     Stream stream_;
     protocol proto_;
     pop3::timeouts timeouts_;
+    tls_layer<Stream> tls_;
 
     // ---- choosing the layer ---------------------------------------------------------
 
@@ -93,11 +95,15 @@ public:
                 proto_.read_done(n);
                 break;
             }
-            case io_action::kind::handshake:
-                ec = sync_handshake(deadline_after(timeouts_.idle, deadline));
-                if (ec) return proto_.io_failed(handshake_failure(ec));
+            case io_action::kind::handshake: {
+                bool already_done = false;
+                if ((ec = tls_.before_handshake(stream_, already_done)))
+                    return proto_.io_failed(ec);
+                if (!already_done) ec = sync_handshake(deadline_after(timeouts_.idle, deadline));
+                if (ec) return proto_.io_failed(tls_.handshake_failure(stream_, ec));
                 proto_.handshake_done();
                 break;
+            }
             case io_action::kind::done: return action.error;
             }
         }
@@ -111,6 +117,7 @@ public:
         static_assert(has_tcp_socket<Stream>::value,
                       "connect() needs a stream whose lowest layer is a TCP socket");
         deadline = deadline_after(timeouts_.connect);
+        tls_.before_connect(stream_);
         net_error_code net_ec;
         net::ip::tcp::resolver resolver(stream_.get_executor());
         const auto endpoints = resolver.resolve(host, service, net_ec);
@@ -153,7 +160,14 @@ public:
         std::unique_ptr<Op> op;
         Result (*take)(Op&, protocol&);
         clock::time_point deadline;
-        enum class pending { start, immediate, write, read, handshake } waiting = pending::start;
+        enum class pending {
+            start,
+            immediate,
+            write,
+            read,
+            handshake,
+            handshake_refused
+        } waiting = pending::start;
         std::error_code early_error;
 
         template <class Self>
@@ -184,9 +198,11 @@ public:
                 p.read_done(n);
                 break;
             case pending::handshake:
-                if ((ec = e.disarm(ec))) return finish(self, p.io_failed(e.handshake_failure(ec)));
+                if ((ec = e.disarm(ec)))
+                    return finish(self, p.io_failed(e.tls_.handshake_failure(e.stream_, ec)));
                 p.handshake_done();
                 break;
+            case pending::handshake_refused: return finish(self, p.io_failed(early_error));
             }
             io_action action;
             try {
@@ -213,15 +229,25 @@ public:
                 });
                 return;
             }
-            case io_action::kind::handshake:
-                if constexpr (is_ssl_stream<Stream>::value) {
-                    waiting = pending::handshake;
-                    e.arm(deadline_after(e.timeouts_.idle, deadline));
-                    e.stream_.async_handshake(net::ssl::stream_base::client, std::move(self));
+            case io_action::kind::handshake: {
+                bool already_done = false;
+                if ((early_error = e.tls_.before_handshake(e.stream_, already_done))) {
+                    // Possibly still inside the initiating function: post first.
+                    waiting = pending::handshake_refused;
+                    net::post(e.stream_.get_executor(), std::move(self));
                     return;
-                } else {
-                    return finish(self, p.io_failed(make_error_code(errc::not_supported)));
                 }
+                waiting = pending::handshake;
+                e.arm(deadline_after(e.timeouts_.idle, deadline));
+                if constexpr (is_ssl_stream<Stream>::value) {
+                    if (!already_done) {
+                        e.stream_.async_handshake(net::ssl::stream_base::client, std::move(self));
+                        return;
+                    }
+                }
+                net::post(e.stream_.get_executor(), std::move(self));
+                return;
+            }
             case io_action::kind::done:
                 if (waiting == pending::start) {
                     // Completed without I/O (refused before sending anything): never
@@ -272,6 +298,7 @@ public:
             auto& e = *self_engine;
             waiting = pending::resolve;
             deadline = deadline_after(e.timeouts_.connect);
+            e.tls_.before_connect(e.stream_);
             e.resolver_.emplace(e.stream_.get_executor());
             e.arm(deadline);
             e.resolver_->async_resolve(host, service, std::move(self));
@@ -421,20 +448,6 @@ private:
             bytes.remove_prefix(n);
         }
         return {};
-    }
-
-    /// A failed handshake, named after the certificate check when that is what failed.
-    std::error_code handshake_failure(std::error_code ec)
-    {
-        if constexpr (is_ssl_stream<Stream>::value) {
-            // Only when the certificate was checked: with verification off OpenSSL still
-            // records its verdict, but that verdict did not end the handshake.
-            SSL* ssl = stream_.native_handle();
-            const long verify_result = SSL_get_verify_result(ssl);
-            if ((SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0 && verify_result != X509_V_OK)
-                return certificate_failure(verify_result);
-        }
-        return ec;
     }
 
     std::error_code sync_handshake(clock::time_point deadline)

@@ -1,0 +1,166 @@
+// pop3/detail/tls_layer.hpp: every TLS decision of a session, in one place.
+//
+// The drivers call this adaptor at the three moments TLS matters: before a new connection
+// (a used OpenSSL session is replaced by a fresh one), at the handshake action (SNI, host
+// name, verify mode; or a refusal), and when a handshake fails (which certificate check
+// ended it). Streams without TLS get the primary template, which does nothing.
+#ifndef POP3_DETAIL_TLS_LAYER_HPP
+#define POP3_DETAIL_TLS_LAYER_HPP
+
+#include <pop3/detail/asio.hpp>
+#include <pop3/detail/stream_traits.hpp>
+#include <pop3/error.hpp>
+#include <pop3/tls.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace pop3::detail {
+
+/// The pop3 error for OpenSSL's verdict on a server certificate (`SSL_get_verify_result`).
+inline std::error_code certificate_failure(long verify_result)
+{
+    switch (verify_result) {
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return errc::certificate_name_mismatch;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID: return errc::certificate_expired;
+    default: return errc::certificate_untrusted;
+    }
+}
+
+/// True when `host` is an IPv4 or IPv6 literal rather than a DNS name.
+inline bool is_ip_literal(const std::string& host)
+{
+    const std::unique_ptr<ASN1_OCTET_STRING, decltype(&ASN1_OCTET_STRING_free)> ip(
+        a2i_IPADDRESS(host.c_str()), &ASN1_OCTET_STRING_free);
+    return ip != nullptr;
+}
+
+/// Asks OpenSSL to check the certificate against `host` (an IP address or a DNS name, no
+/// partial wildcards such as `w*.example.com`) during the handshake; false if it cannot.
+inline bool verify_host_during_handshake(SSL* ssl, const std::string& host)
+{
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    // Each call replaces what an earlier connect on the same stream asked for.
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1)
+        return X509_VERIFY_PARAM_set1_host(param, nullptr, 0) == 1;
+    return X509_VERIFY_PARAM_set1_ip(param, nullptr, 0) == 1 &&
+           X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) == 1;
+}
+
+/// After a handshake someone else did: is the peer's certificate trusted and for `host`?
+inline std::error_code check_peer_after_handshake(SSL* ssl, const std::string& host)
+{
+    const std::unique_ptr<X509, decltype(&X509_free)> peer(SSL_get1_peer_certificate(ssl),
+                                                           &X509_free);
+    if (!peer) return errc::certificate_untrusted;
+    // OpenSSL verifies the chain even under SSL_VERIFY_NONE and records its verdict.
+    const long verdict = SSL_get_verify_result(ssl);
+    if (verdict != X509_V_OK) return certificate_failure(verdict);
+    const int matched =
+        is_ip_literal(host)
+            ? X509_check_ip_asc(peer.get(), host.c_str(), 0)
+            : X509_check_host(peer.get(), host.c_str(), host.size(),
+                              X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr);
+    return matched == 1 ? std::error_code{} : make_error_code(errc::certificate_name_mismatch);
+}
+
+/// No TLS on this stream type: nothing to decide.
+template <class Stream> class tls_layer {
+public:
+    static constexpr bool available = false;
+    void set_server_name(std::string) {}
+    void set_check(certificate_check) noexcept {}
+    void before_connect(Stream&) {}
+    bool established(Stream&) const noexcept { return false; }
+    std::error_code before_handshake(Stream&, bool& already_done)
+    {
+        already_done = false;
+        return errc::not_supported;
+    }
+    std::error_code handshake_failure(Stream&, std::error_code ec) const { return ec; }
+};
+
+/// TLS over `Next`: SNI, host name and chain verification, and fresh state per connection.
+template <class Next> class tls_layer<net::ssl::stream<Next>> {
+    using stream_type = net::ssl::stream<Next>;
+
+public:
+    static constexpr bool available = true;
+
+    /// The name the server's certificate must carry (and the SNI name): from `connect`, or
+    /// given by the caller who connected the stream.
+    void set_server_name(std::string name) { server_name_ = std::move(name); }
+    void set_check(certificate_check check) noexcept { check_ = check; }
+
+    /// A stream that already carried a TLS session gets a fresh OpenSSL session from the same
+    /// context (and keeps its next layer): reusing the old one would skip the handshake.
+    void before_connect(stream_type& stream)
+    {
+        SSL* used = stream.native_handle();
+        if (SSL_in_before(used)) return;
+        SSL_CTX* context = SSL_get_SSL_CTX(used);
+        SSL_CTX_up_ref(context);                  // the owner below releases this reference
+        net::ssl::context owner(context);         // SSL_new in the stream takes its own
+        stream = stream_type(std::move(stream.next_layer()), owner);
+    }
+
+    /// True when a TLS session is up on the stream (a handshake the caller did).
+    bool established(stream_type& stream) const noexcept
+    {
+        return SSL_is_init_finished(stream.native_handle()) == 1;
+    }
+
+    /// Called at the handshake action. Prepares SNI and verification, or refuses to start
+    /// TLS without a host name to verify. `already_done`: the caller did the handshake, which
+    /// is accepted only once its certificate has been checked the same way.
+    std::error_code before_handshake(stream_type& stream, bool& already_done)
+    {
+        already_done = established(stream);
+        SSL* ssl = stream.native_handle();
+        if (check_ == certificate_check::insecure_do_not_verify) {
+            if (!already_done) SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+            return {};
+        }
+        if (server_name_.empty()) return errc::host_name_required;
+        if (already_done) return check_peer_after_handshake(ssl, server_name_);
+        // RFC 6066 section 3: SNI carries DNS names only, never an address literal.
+        if (!is_ip_literal(server_name_) &&
+            SSL_set_tlsext_host_name(ssl, server_name_.c_str()) != 1)
+            return errc::invalid_argument;
+        // OpenSSL's own host check (not a verify callback), so that a mismatch is reported
+        // as X509_V_ERR_HOSTNAME_MISMATCH and becomes errc::certificate_name_mismatch.
+        if (!verify_host_during_handshake(ssl, server_name_)) return errc::invalid_argument;
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, SSL_get_verify_callback(ssl));
+        return {};
+    }
+
+    /// A failed handshake, named after the certificate check when that is what failed.
+    std::error_code handshake_failure(stream_type& stream, std::error_code ec) const
+    {
+        // Only when the certificate was checked: with verification off OpenSSL still
+        // records its verdict, but that verdict did not end the handshake.
+        SSL* ssl = stream.native_handle();
+        const long verify_result = SSL_get_verify_result(ssl);
+        if ((SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0 && verify_result != X509_V_OK)
+            return certificate_failure(verify_result);
+        return ec;
+    }
+
+private:
+    std::string server_name_;
+    certificate_check check_ = certificate_check::verify;
+};
+
+} // namespace pop3::detail
+
+#endif // POP3_DETAIL_TLS_LAYER_HPP
