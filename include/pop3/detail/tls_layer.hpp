@@ -19,7 +19,9 @@
 
 #include <memory>
 #include <string>
+#include <new>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace pop3::detail {
@@ -111,7 +113,13 @@ public:
         SSL_CTX* context = SSL_get_SSL_CTX(used);
         SSL_CTX_up_ref(context);                  // the owner below releases this reference
         net::ssl::context owner(context);         // SSL_new in the stream takes its own
-        stream = stream_type(std::move(stream.next_layer()), owner);
+        stream_type fresh(std::move(stream.next_layer()), owner);
+        if constexpr (std::is_move_assignable_v<stream_type>) {
+            stream = std::move(fresh);
+        } else { // Asio before 1.19 (Boost 1.74) has no move assignment for ssl::stream
+            stream.~stream_type();
+            ::new (static_cast<void*>(std::addressof(stream))) stream_type(std::move(fresh));
+        }
     }
 
     /// True when a TLS session is up on the stream (a handshake the caller did).
