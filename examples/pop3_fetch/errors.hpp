@@ -35,7 +35,8 @@ inline error_class classify(const std::error_code& ec)
         case pop3::errc::certificate_untrusted:
         case pop3::errc::certificate_name_mismatch:
         case pop3::errc::certificate_expired:
-        case pop3::errc::host_name_required: return {exit_code::tls, "tls"};
+        case pop3::errc::host_name_required:
+        case pop3::errc::ca_certificates_unreadable: return {exit_code::tls, "tls"};
         case pop3::errc::timeout:
         case pop3::errc::unexpected_eof:
         case pop3::errc::session_broken: return {exit_code::network, "network"};

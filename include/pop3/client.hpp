@@ -56,8 +56,10 @@ template <class Stream> class client {
 public:
     using stream_type = Stream;
     using executor_type = typename Stream::executor_type;
-    /// The token used when an async call is given none.
-    using default_token = net::default_completion_token_t<executor_type>;
+    /// The token used when an async call is given none: the executor's default completion
+    /// token (`deferred` in Asio 1.24+/Boost 1.80+, unless the executor names another). Older
+    /// Asio has none: an async call without a token is then a compile error that says so.
+    using default_token = detail::default_token_for<executor_type>;
 
     /// Constructs the stream from `args`, as the stream's own constructor would
     /// (`client<tcp::socket> c{ioc};`, `client<ssl::stream<tcp::socket>> c{ioc, tls_ctx};`).
@@ -113,7 +115,18 @@ public:
         host_ = std::move(host);
     }
 
-    void set_timeouts(const pop3::timeouts& t) noexcept { impl_->timeouts_ = t; }
+    /// Bounds every call (see pop3::timeouts). Needs a stream whose lowest layer is a socket
+    /// (`lowest_layer()` with `native_handle()`, `cancel()`): on any other stream a timeout
+    /// could not stop a read, so such clients have no timeouts and this does not compile.
+    void set_timeouts(const pop3::timeouts& t) noexcept
+    {
+        static_assert(detail::has_native_socket<Stream>::value,
+                      "set_timeouts() needs a stream whose lowest_layer() is a socket (with "
+                      "native_handle(), non_blocking() and cancel()); bound the I/O of other "
+                      "streams in the stream itself");
+        impl_->timeouts_ = t;
+    }
+    /// The timeouts in force; both zero (none) for a stream without a socket underneath.
     const pop3::timeouts& timeouts() const noexcept { return impl_->timeouts_; }
     /// Installs a protocol trace; passwords, SASL responses and tokens are never shown.
     void set_trace(trace_hook hook) { impl_->proto_.set_trace(std::move(hook)); }
@@ -150,6 +163,7 @@ public:
     auto async_connect(std::string host, std::string service, tls_mode mode = default_tls,
                        Token&& token = default_token{})
     {
+        detail::check_token<Token>();
         static_assert(detail::has_tcp_socket<Stream>::value,
                       "async_connect() needs a stream whose lowest layer is a TCP socket; "
                       "connect other streams yourself, then call async_read_greeting()");
@@ -183,6 +197,7 @@ public:
     template <class Token = default_token>
     auto async_read_greeting(tls_mode mode, Token&& token = default_token{})
     {
+        detail::check_token<Token>();
         return net::async_compose<Token, void(net_error_code)>(
             connect_op{this, {}, {}, mode, connect_op::stage::start_greeting}, token,
             impl_->stream_);
@@ -218,7 +233,9 @@ public:
     {
         return run_async(password_login(user, password, options), std::forward<Token>(token));
     }
-    /// Shorthand of `async_login(user, password, {}, token)`.
+    /// Shorthand of `async_login(user, password, {}, token)`. Prefer it (or a named
+    /// `login_options` variable) inside `co_await` in a loop: GCC 12 miscompiles a temporary
+    /// with a destructor there (`co_await c.async_login(u, p, pop3::login_options{}, ...)`).
     template <class Token, class = std::enable_if_t<!std::is_convertible_v<Token, login_options>>>
     auto async_login(std::string_view user, std::string_view password, Token&& token)
     {
@@ -624,6 +641,7 @@ private:
     auto run_async(Op op, Token&& token,
                    detail::clock::time_point deadline = detail::clock::time_point::max())
     {
+        detail::check_token<Token>();
         using result = typename Op::result_type;
         result (*taker)(Op&, detail::protocol&) = nullptr;
         if constexpr (!std::is_void_v<result>) taker = &take<Op>;

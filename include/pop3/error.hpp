@@ -43,6 +43,8 @@ enum class errc {
     /// TLS was to start on a stream the caller connected, with no host name to verify the
     /// server's certificate against: nothing was sent over TLS
     host_name_required,
+    /// TLS: the CA file or directory given to make_tls_context could not be loaded
+    ca_certificates_unreadable,
 };
 
 namespace detail {
@@ -84,8 +86,9 @@ public:
             return "invalid argument: POP3 arguments must not contain CR, LF or NUL and "
                    "message numbers start at 1";
         case errc::wrong_state:
-            return "the command is not allowed in the session's current state (log in "
-                   "first; nothing is allowed after quit)";
+            return "the command is not allowed in the session's current state: mail commands "
+                   "need a login first; STLS, UTF8 and login only come before it; nothing "
+                   "comes after quit or a failed connect";
         case errc::not_supported:
             return "the server does not advertise the capability this operation needs";
         case errc::session_broken:
@@ -125,6 +128,9 @@ public:
             return "TLS needs the server's host name to verify its certificate: call "
                    "set_server_name(host) before read_greeting() or stls() on a stream you "
                    "connected yourself, or use connect(host, ...)";
+        case errc::ca_certificates_unreadable:
+            return "the CA certificates given to make_tls_context (ca_file or ca_directory) "
+                   "could not be loaded; check the path and that it holds PEM certificates";
         }
         return "unknown pop3 error";
     }

@@ -18,7 +18,7 @@ public:
     explicit error(std::error_code ec) : std::system_error(ec) {}
 
     error(std::error_code ec, server_reply reply)
-        : std::system_error(ec, describe(reply)), reply_(std::move(reply))
+        : std::system_error(make_base(ec, describe(reply))), reply_(std::move(reply))
     {
     }
 
@@ -26,6 +26,12 @@ public:
     const server_reply& reply() const noexcept { return reply_; }
 
 private:
+    // std::system_error(ec, "") would make what() start with ": ".
+    static std::system_error make_base(std::error_code ec, const std::string& what)
+    {
+        return what.empty() ? std::system_error(ec) : std::system_error(ec, what);
+    }
+
     static std::string describe(const server_reply& reply)
     {
         if (reply.text.empty() && reply.code.text.empty() && reply.detail.empty()) return {};

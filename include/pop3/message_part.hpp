@@ -2,6 +2,7 @@
 #ifndef POP3_MESSAGE_PART_HPP
 #define POP3_MESSAGE_PART_HPP
 
+#include <pop3/reply.hpp>
 #include <pop3/results.hpp>
 
 #include <string_view>
@@ -19,6 +20,9 @@ struct message_part {
     /// When `end`: empty on success, else why this message failed (e.g. -ERR because another
     /// session deleted it). The batch goes on with the next message.
     std::error_code error;
+    /// When `end` and `error` came from the server: its -ERR reply (text and response code).
+    /// Only valid during the call; null otherwise.
+    const server_reply* reply = nullptr;
 };
 
 } // namespace pop3

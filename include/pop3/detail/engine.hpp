@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace pop3::detail {
@@ -26,6 +27,21 @@ namespace pop3::detail {
 inline bool is_end_of_stream(const std::error_code& ec)
 {
     return ec == net_error(net::error::eof) || ec == net_error(net::ssl::error::stream_truncated);
+}
+
+/// Stands in for "no completion token given" where Asio has no default token (before 1.24).
+struct no_default_token {
+};
+template <class Executor>
+using default_token_for =
+    std::conditional_t<std::is_void_v<net::default_completion_token_t<Executor>>,
+                       no_default_token, net::default_completion_token_t<Executor>>;
+
+template <class Token> constexpr void check_token()
+{
+    static_assert(!std::is_same_v<std::decay_t<Token>, no_default_token>,
+                  "this Asio has no default completion token (Asio 1.24 / Boost 1.80 added "
+                  "`deferred`): pass one, e.g. a callback, use_future or use_awaitable");
 }
 
 /// The completion signature of an operation yielding `Result`.
@@ -43,6 +59,8 @@ public:
         : stream_(std::forward<Args>(args)...), timer_(stream_.get_executor()),
           watchdog_(std::make_shared<watchdog>())
     {
+        // Without a socket to cancel, a timer could not stop a read: promise no timeouts.
+        if constexpr (!has_native_socket<Stream>::value) timeouts_ = {{}, {}};
     }
 
     Stream stream_;

@@ -457,20 +457,23 @@ public:
 
     std::error_code on_reply(protocol&, const server_reply& reply) override
     {
-        if (!reply.ok()) message_error_ = error_from_reply(reply);
+        if (!reply.ok()) {
+            message_error_ = error_from_reply(reply);
+            message_reply_ = reply;
+        }
         return {};
     }
     std::error_code on_data(protocol&, std::string_view chunk) override
     {
         if (!error())
-            fail(invoke_user(handler_, message_part{numbers_[received_], chunk, false, {}}));
+            fail(invoke_user(handler_, message_part{numbers_[received_], chunk, false, {}, nullptr}));
         return {};
     }
     std::error_code on_end(protocol&) override
     {
         if (!error())
-            fail(
-                invoke_user(handler_, message_part{numbers_[received_], {}, true, message_error_}));
+            fail(invoke_user(handler_, message_part{numbers_[received_], {}, true, message_error_,
+                                                    message_error_ ? &message_reply_ : nullptr}));
         message_error_ = {};
         ++received_;
         return {};
@@ -484,6 +487,7 @@ private:
     std::size_t sent_ = 0;
     std::size_t received_ = 0;
     std::error_code message_error_;
+    server_reply message_reply_;
 };
 
 /// DELE over many messages, pipelined when allowed. Every DELE is tried; the result is

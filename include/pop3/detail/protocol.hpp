@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace pop3::detail {
@@ -296,7 +297,11 @@ private:
         case parse_event::reply: {
             const auto& reply = parser_.reply();
             if (trace_) trace_reply(reply);
-            if (reply.status == reply_status::err) error_reply_ = reply;
+            // The diagnostics are the operation's first -ERR: a later one (dele_many goes on
+            // after an error) does not replace it, and a success clears it (retr_many
+            // succeeds despite a per-message -ERR, which its handler gets instead).
+            if (reply.status == reply_status::err && error_reply_.status != reply_status::err)
+                error_reply_ = reply;
             return op_->on_reply(*this, reply);
         }
         case parse_event::line:
@@ -328,6 +333,7 @@ private:
 
     io_action complete(std::error_code ec) noexcept
     {
+        if (!ec) error_reply_ = {};
         op_ = nullptr;
         finished_ = false;
         return {io_action::kind::done, {}, ec};

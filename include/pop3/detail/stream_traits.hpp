@@ -21,7 +21,9 @@ template <class Stream, class = void> struct has_native_socket : std::false_type
 template <class Stream>
 struct has_native_socket<
     Stream, std::void_t<decltype(std::declval<Stream&>().lowest_layer().native_handle()),
-                        decltype(std::declval<Stream&>().lowest_layer().non_blocking(true))>>
+                        decltype(std::declval<Stream&>().lowest_layer().non_blocking(true)),
+                        decltype(std::declval<Stream&>().lowest_layer().cancel(
+                            std::declval<net_error_code&>()))>>
     : std::true_type {
 };
 

@@ -1,0 +1,151 @@
+// Defects a new user hit (issue 17), each reproduced on a scripted server: what a failing call
+// says (its code, its text, the server reply beside it) must match what happened.
+#include "../catch.hpp"
+#include "test_net.hpp"
+#include "test_stream.hpp"
+
+#include <pop3/client.hpp>
+#include <pop3/tls.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+using pop3_test::script;
+using pop3_test::test_stream;
+using client_type = pop3::client<test_stream>;
+
+namespace {
+
+const pop3::login_options user_pass{pop3::auth_method::user, true, {}, {}, {}};
+
+const std::string greeting = "+OK ready\r\n"
+                             "+OK\r\nUSER\r\nUIDL\r\nTOP\r\nPIPELINING\r\nUTF8\r\n.\r\n";
+const std::string logged_in = "+OK\r\n+OK Logged in.\r\n+OK\r\nUIDL\r\nTOP\r\nPIPELINING\r\n.\r\n";
+
+std::shared_ptr<script> make_script(std::string input)
+{
+    auto s = std::make_shared<script>();
+    s->input = std::move(input);
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("pop3::error::what() for a local error is the error's message, without a ': ' prefix")
+{
+    const pop3::error local(make_error_code(pop3::errc::timeout), pop3::server_reply{});
+    CHECK(std::string(local.what()) == make_error_code(pop3::errc::timeout).message());
+    pop3::server_reply reply;
+    reply.text = "no such message";
+    const pop3::error remote(make_error_code(pop3::errc::server_error), reply);
+    CHECK(std::string(remote.what()).find("server said: no such message") == 0);
+}
+
+TEST_CASE("last_error_reply is the reply that failed the call, and empty after a success")
+{
+    net::io_context ioc;
+    auto s = make_script(greeting + logged_in +
+                         // dele_many({998, 2, 999}), pipelined
+                         "-ERR There's no message 998.\r\n+OK Marked.\r\n"
+                         "-ERR There's no message 999.\r\n"
+                         // retr_many({1, 999}): one message, one -ERR, the call succeeds
+                         "+OK\r\nhello\r\n.\r\n-ERR [SYS/TEMP] There's no message 999.\r\n");
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    c.login("alice", "s3cret", user_pass);
+    std::error_code ec;
+    c.dele_many({998, 2, 999}, ec);
+    CHECK(ec == pop3::errc::server_error);
+    CHECK(c.last_error_reply().text == "There's no message 998.");
+
+    std::vector<std::string> ends;
+    c.retr_many(
+        {1, 999},
+        [&](const pop3::message_part& part) {
+            if (!part.end) return;
+            if (!part.error) {
+                CHECK(part.reply == nullptr);
+                ends.push_back("ok");
+            } else {
+                REQUIRE(part.reply != nullptr);
+                CHECK(part.error == pop3::errc::temporary_failure);
+                ends.push_back(part.reply->text);
+            }
+        },
+        ec);
+    CHECK_FALSE(ec);
+    CHECK(ends == std::vector<std::string>{"ok", "There's no message 999."});
+    CHECK(c.last_error_reply().text.empty());
+}
+
+TEST_CASE("wrong_state after login names what is allowed when, not only 'log in first'")
+{
+    net::io_context ioc;
+    auto s = make_script(greeting + logged_in);
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    c.login("alice", "s3cret", user_pass);
+    std::error_code ec;
+    c.utf8(ec);
+    CHECK(ec == pop3::errc::wrong_state);
+    const auto text = ec.message();
+    CHECK(text.find("UTF8") != std::string::npos);
+    CHECK(text.find("come before") != std::string::npos);
+}
+
+TEST_CASE("a missing CA file is a pop3::error with a code that names it")
+{
+    pop3::tls_options options{"/nonexistent/ca.pem"};
+    std::error_code ec;
+    (void)pop3::make_tls_context(options, ec);
+    CHECK(ec == pop3::errc::ca_certificates_unreadable);
+    try {
+        (void)pop3::make_tls_context(options);
+        FAIL("make_tls_context should have thrown");
+    } catch (const pop3::error& e) {
+        CHECK(e.code() == pop3::errc::ca_certificates_unreadable);
+    }
+    // A directory that does not exist is refused the same way.
+    (void)pop3::make_tls_context({{}, "/nonexistent/certs"}, ec);
+    CHECK(ec == pop3::errc::ca_certificates_unreadable);
+}
+
+TEST_CASE("a client over a stream without a socket promises no timeouts")
+{
+    net::io_context ioc;
+    client_type c{ioc.get_executor(), make_script(greeting)};
+    // test_stream has no lowest_layer(): a timer could not stop its reads, so there are none
+    // (and set_timeouts does not compile for it: see tests/compile_fail).
+    CHECK(c.timeouts().connect.count() == 0);
+    CHECK(c.timeouts().idle.count() == 0);
+    net::io_context ioc2;
+    pop3::client<net::ip::tcp::socket> tcp{ioc2};
+    CHECK(tcp.timeouts().connect.count() > 0);
+    CHECK(tcp.timeouts().idle.count() > 0);
+}
+
+TEST_CASE("an async call without a token uses the executor's default token where Asio has one")
+{
+    net::io_context ioc;
+    client_type c{ioc.get_executor(), make_script(greeting + "+OK\r\n")};
+    c.read_greeting();
+    using default_token = client_type::default_token;
+    // Asio 1.24+ (deferred): `c.async_noop()` is an operation that starts when given a handler.
+    // Older Asio has no default token: the call does not compile, with a static_assert that
+    // says to pass one (check_token in detail/engine.hpp).
+    [&](auto& client) {
+        if constexpr (!std::is_same_v<default_token, pop3::detail::no_default_token>) {
+            auto op = client.async_noop();
+            bool done = false;
+            std::move(op)([&](pop3::net_error_code ec) {
+                CHECK_FALSE(ec);
+                done = true;
+            });
+            ioc.run();
+            CHECK(done);
+        } else {
+            SUCCEED("this Asio has no default completion token");
+        }
+    }(c);
+}
