@@ -6,8 +6,10 @@
 #     ./scripts/demo.sh
 #
 # Needs root (Dovecot runs the sample mailbox as a system user it creates) and Debian/Ubuntu
-# packages, which it installs when they are missing. Nothing listens on anything but
-# 127.0.0.1, and the server is stopped by its PID on exit (also on Ctrl-C or failure).
+# packages (scripts/packages.sh, groups build and dovecot), which it installs when they are
+# missing; when not root it prints the exact `sudo apt-get install` line. Nothing listens on
+# anything but 127.0.0.1, and the server is stopped by its PID on exit (also on Ctrl-C or
+# failure).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,7 +18,6 @@ BUILD=$ROOT/build-demo
 MAIL=./demo-mail
 USER_NAME=alice
 PASSWORD=secret-alice
-PACKAGES=(cmake make g++ libasio-dev libssl-dev openssl python3 ca-certificates dovecot-core dovecot-pop3d)
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 [[ -t 1 ]] || say() { printf '==> %s\n' "$*"; }
@@ -27,25 +28,9 @@ die() {
 }
 
 # ---- 1. packages -------------------------------------------------------------------------
-missing=()
-for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "demo: these packages are missing; install them, then run ./scripts/demo.sh again (as root):"
-        echo
-        echo "    sudo apt-get install -y ${missing[*]}"
-        exit 1
-    fi
-    say "installing ${missing[*]}"
-    log=$(mktemp)
-    if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
-        tail -n 20 "$log" >&2
-        die "apt-get failed (full log: $log)"
-    fi
-    rm -f "$log"
-fi
+# shellcheck source=scripts/packages.sh
+. scripts/packages.sh
+pop3_packages_ensure ./scripts/demo.sh build dovecot || exit 1
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "demo: please run as root (sudo ./scripts/demo.sh)."

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Configure, build and run every pop3 test:
+# Install what is missing, configure, build and run every pop3 test:
 #
 #     ./scripts/test.sh
+#
+# First the Debian packages of scripts/packages.sh (groups build and test) are installed when
+# missing (as root; otherwise the exact `sudo apt-get install` line is printed and nothing else
+# happens), and GNU Mailutils' pop3d is unpacked for the interop tests (see packages.sh).
 #
 # Optional environment (used by .ci/run for its extra builds):
 #   BUILD_DIR   build directory (default: build)
@@ -12,9 +16,21 @@
 #   CXXFLAGS    extra compiler flags (CMAKE_CXX_FLAGS, also used when linking), e.g. sanitizers
 #   CMAKE_ARGS  extra configure arguments, split on whitespace (e.g. "-DPOP3_WARNINGS_AS_ERRORS=ON")
 #   JOBS        parallel build jobs (default: 2)
+#   POP3_SERVERS_REQUIRED  non-empty (CI): a test server that cannot start here fails its tests
+#               instead of skipping them
+#   POP3_MAILUTILS_PKG     where GNU Mailutils' pop3d is unpacked (default: .deps/mailutils-pop3d)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/packages.sh
+. scripts/packages.sh
+pop3_packages_ensure ./scripts/test.sh build test || exit 1
+# Without it only the Mailutils tests are skipped (ctest says so); CI requires the servers.
+if ! pop3_unpack_mailutils_pop3d ./scripts/test.sh; then
+    [[ -z ${POP3_SERVERS_REQUIRED:-} ]] || exit 1
+    echo "test.sh: warning: no GNU Mailutils pop3d; the mailutils_* tests will be skipped" >&2
+fi
 
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}

@@ -7,7 +7,9 @@
 #   dovecot.sh status DIR       exit 0 if the instance in DIR is running
 #
 # Needs root (creates the system user "pop3test" that owns the Maildirs, and
-# Dovecot drops privileges to it). See README.md in this directory.
+# Dovecot drops privileges to it). Installs nothing: when root or a program is
+# missing, start says what and how to get it and exits 77, which ctest reports
+# as skipped (see server_lib.sh). See README.md in this directory.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,6 +18,10 @@ SYSUSER=${POP3_TEST_SYSUSER:-pop3test}
 USERS=(alice empty big many bench scratch keep)
 START_TIMEOUT=10     # seconds to wait for the greetings
 STOP_TIMEOUT=5       # seconds to wait after SIGTERM before SIGKILL
+# What start runs; scripts/check_packages.py checks that scripts/packages.sh provides each.
+REQUIRED_PROGRAMS=(dovecot openssl python3 timeout useradd getent ps cksum awk)
+# Another dovecot binary (a test of the skip path points it at nothing).
+DOVECOT=${POP3_DOVECOT_BIN:-dovecot}
 
 die() { echo "dovecot.sh: $*" >&2; exit 1; }
 
@@ -211,17 +217,32 @@ while pending:
 EOF
 }
 
+# Skips (exit 77) unless this machine can run the server: root, the programs, Dovecot's pop3.
+check_requirements() {
+    local dir=$1 prefix
+    [[ $(id -u) -eq 0 ]] ||
+        skip "$dir" "start must run as root (it creates a system user and Dovecot drops privileges" \
+            "to it): run the tests as root, e.g. sudo ./scripts/test.sh"
+    check_programs "$dir" "${REQUIRED_PROGRAMS[@]/#dovecot/$DOVECOT}"
+    DOVECOT=$(PATH=$PATH:/usr/sbin:/sbin command -v "$DOVECOT")
+    # dovecot-pop3d: pop3 and pop3-login beside Dovecot's other services.
+    prefix=$(cd "$(dirname "$(readlink -f "$DOVECOT")")/.." && pwd)
+    if [[ ! -x $prefix/lib/dovecot/pop3-login && ! -x $prefix/libexec/dovecot/pop3-login ]]; then
+        skip "$dir" "Dovecot has no POP3 server (no $prefix/lib/dovecot/pop3-login)." \
+            "./scripts/test.sh installs what the tests need (run it as root); or:" \
+            "sudo apt-get install -y --no-install-recommends dovecot-pop3d"
+    fi
+}
+
 cmd_start() {
     local dir uid gid attempt ports port tls_port nostls_port out pid t0 u i
     t0=$EPOCHREALTIME
-    [[ $(id -u) -eq 0 ]] || die "start must run as root (needs a system user and privilege drop)"
-    for tool in dovecot openssl python3 timeout; do
-        command -v "$tool" >/dev/null || die "$tool not found in PATH"
-    done
     mkdir -p "$1"
     dir=$(abs_dir "$1")
 
     stop_instance "$dir"   # idempotent: a previous instance in DIR goes first
+    rm -f "$dir/env" "$dir/skipped"
+    check_requirements "$dir"
 
     ensure_sysuser
     uid=$(id -u "$SYSUSER")
@@ -264,7 +285,7 @@ cmd_start() {
         # Never let the daemon inherit a pipe: the master keeps its original
         # stderr open for its whole life, so $(dovecot ...) or `| tee` would
         # hang until it exits. Send it to a file instead.
-        if timeout 20 dovecot -c "$dir/dovecot.conf" </dev/null >"$dir/dovecot.stderr" 2>&1; then
+        if timeout 20 "$DOVECOT" -c "$dir/dovecot.conf" </dev/null >"$dir/dovecot.stderr" 2>&1; then
             break
         fi
         out=$(cat "$dir/dovecot.stderr")

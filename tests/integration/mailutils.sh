@@ -2,15 +2,17 @@
 # Start/stop a throw-away GNU Mailutils pop3d (3.15, Debian 12) on 127.0.0.1, the second
 # real server of the interop tests.
 #
-#   mailutils.sh start DIR        unpack pop3d if needed, write mail and config, start; DIR/env
+#   mailutils.sh start DIR        write mail and config, start pop3d; DIR/env
 #   mailutils.sh stop DIR         stop the instance started in DIR (by PID, bounded)
 #   mailutils.sh reset DIR USER   rewrite USER's Maildir (same bytes; new UIDLs)
 #   mailutils.sh status DIR       exit 0 if the instance in DIR is running
 #
 # dovecot-pop3d conflicts with mailutils-pop3d, so pop3d is never apt-installed: its
-# dependencies are (they do not conflict), then `apt-get download` + `dpkg-deb -x` put the
-# package in $POP3_MAILUTILS_PKG (default DIR/pkg, reused by later starts). Needs root:
-# for apt-get, and pop3d itself refuses to start otherwise ("error setting mail group").
+# dependencies are, and the package is unpacked into $POP3_MAILUTILS_PKG (default
+# .deps/mailutils-pop3d in the source tree), both by ./scripts/test.sh before it builds
+# (scripts/packages.sh). This script installs nothing: when pop3d, a program or root is
+# missing, start says what and how to get it and exits 77, which ctest reports as skipped.
+# Needs root: pop3d refuses to start otherwise ("error setting mail group").
 # Users are virtual (a passwd file of this script, never PAM or /etc/shadow) and log in as
 # <name>@mu.test with password secret-<name>. See README.md in this directory.
 set -euo pipefail
@@ -20,6 +22,8 @@ USERS=(alice scratch keep)
 DOMAIN=mu.test
 START_TIMEOUT=10 # seconds to wait for the greeting
 STOP_TIMEOUT=5   # seconds to wait after SIGTERM before SIGKILL
+# What start runs; scripts/check_packages.py checks that scripts/packages.sh provides each.
+REQUIRED_PROGRAMS=(python3 openssl timeout ps ldd awk)
 
 die() { echo "mailutils.sh: $*" >&2; exit 1; }
 
@@ -31,7 +35,7 @@ usage() {
 # shellcheck source-path=SCRIPTDIR source=server_lib.sh
 . "$HERE/server_lib.sh"
 
-pkg_dir() { printf '%s\n' "${POP3_MAILUTILS_PKG:-$1/pkg}"; }
+pkg_dir() { printf '%s\n' "$POP3_MAILUTILS_POP3D_DIR"; }
 
 # True if PID is the pop3d started with DIR/pop3d.conf.
 is_ours() { is_process "$1" "*pop3d* --config-file $2/pop3d.conf*"; }
@@ -48,49 +52,19 @@ stop_instance() {
     rm -f "$dir/pop3d.pid"
 }
 
-pkg_usable() {
-    local pkg=$1
-    [[ -x "$pkg/usr/sbin/pop3d" && -x "$pkg/usr/bin/popauth" ]] || return 1
-    ! ldd "$pkg/usr/sbin/pop3d" "$pkg/usr/bin/popauth" 2>/dev/null | grep -q 'not found'
-}
-
-# The shared libraries pop3d needs, from the package's own Depends line.
-pop3d_depends() {
-    apt-cache show --no-all-versions mailutils-pop3d 2>/dev/null |
-        sed -n 's/^Depends: //p' | tr ',' '\n' |
-        sed -e 's/|.*//' -e 's/(.*)//' -e 's/[[:space:]]//g' | grep -v '^$'
-}
-
-# Makes $PKG/usr/sbin/pop3d runnable: installs the dependencies, downloads and unpacks
-# mailutils-pop3d (the package itself cannot be installed next to dovecot-pop3d).
-ensure_pop3d() {
-    local pkg=$1 dir=$2 deps missing=() d
-    pkg_usable "$pkg" && return 0
-    for tool in apt-get apt-cache dpkg-deb dpkg-query; do
-        command -v "$tool" >/dev/null || die "$tool not found: mailutils pop3d is only set up on Debian/Ubuntu"
-    done
-    if ! apt-cache show mailutils-pop3d >/dev/null 2>&1; then
-        timeout 300 apt-get update -qq || die "apt-get update failed"
-    fi
-    deps=$(pop3d_depends) || true
-    [[ -n "$deps" ]] || die "could not read the dependencies of mailutils-pop3d from apt-cache"
-    for d in $deps; do
-        dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q 'install ok installed' || missing+=("$d")
-    done
-    if ((${#missing[@]})); then
-        DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends \
-            -o DPkg::Lock::Timeout=300 "${missing[@]}" >"$dir/apt.log" 2>&1 ||
-            { tail -n 20 "$dir/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
-    fi
-    rm -rf "$dir/download" "$pkg.tmp"
-    mkdir -p "$dir/download"
-    # apt-get download writes to the current directory.
-    (cd "$dir/download" && timeout 300 apt-get download -qq mailutils-pop3d) >"$dir/apt.log" 2>&1 ||
-        { tail -n 20 "$dir/apt.log" >&2; die "apt-get download mailutils-pop3d failed"; }
-    dpkg-deb -x "$dir"/download/mailutils-pop3d_*.deb "$pkg.tmp" || die "dpkg-deb -x failed"
-    rm -rf "$pkg" "$dir/download"
-    mv "$pkg.tmp" "$pkg"
-    pkg_usable "$pkg" || die "unpacked pop3d in $pkg does not run (missing libraries?): $(ldd "$pkg/usr/sbin/pop3d" | grep 'not found' || true)"
+# Skips (exit 77) unless this machine can run pop3d from PKG: root, the programs, pop3d unpacked
+# with all its libraries.
+check_requirements() {
+    local dir=$1 pkg=$2 problem
+    [[ $(id -u) -eq 0 ]] ||
+        skip "$dir" "start must run as root (pop3d sets the group 'mail' at startup): run the" \
+            "tests as root, e.g. sudo ./scripts/test.sh"
+    check_programs "$dir" "${REQUIRED_PROGRAMS[@]}"
+    problem=$(pop3_mailutils_pop3d_problem "$pkg")
+    [[ -z $problem ]] ||
+        skip "$dir" "GNU Mailutils pop3d cannot run from $pkg ($problem). ./scripts/test.sh" \
+            "installs its libraries and unpacks it there (run it as root; 'scripts/packages.sh" \
+            "install mailutils' and 'scripts/packages.sh mailutils-pop3d' do only that)"
 }
 
 # Writes USER's Maildir (DIR/home/USER/INBOX) and, unless --mail-only, the expected
@@ -224,17 +198,12 @@ wait_ready() {
 
 cmd_start() {
     local dir pkg attempt port pid u t0=$EPOCHREALTIME
-    [[ $(id -u) -eq 0 ]] || die "start must run as root (apt-get; and pop3d sets the group 'mail' at startup)"
-    for tool in python3 openssl timeout ps; do
-        command -v "$tool" >/dev/null || die "$tool not found in PATH"
-    done
     mkdir -p "$1"
     dir=$(abs_dir "$1")
-    pkg=$(pkg_dir "$dir")
+    pkg=$(pkg_dir)
     stop_instance "$dir" # idempotent: a previous instance in DIR goes first
-    rm -f "$dir/env" "$dir/pop3d.log"
-
-    ensure_pop3d "$pkg" "$dir"
+    rm -f "$dir/env" "$dir/skipped" "$dir/pop3d.log"
+    check_requirements "$dir" "$pkg"
     write_users "$dir" "$pkg"
     for u in "${USERS[@]}"; do
         gen_mail "$dir" "$u" full || die "mailbox generation for $u failed"

@@ -14,21 +14,19 @@ endif()
 
 # pop3-fetch: Maildir/mbox contents byte-checked, --keep, deletion after storing, every
 # documented exit code, --json, progress only on a terminal.
-add_test(NAME pop3_fetch_test
-         COMMAND "${POP3_PYTHON3_EXECUTABLE}" "${CMAKE_CURRENT_SOURCE_DIR}/pop3_fetch_test.py"
-                 "$<TARGET_FILE:pop3-fetch>")
+pop3_server_test(pop3_fetch_test dovecot "${POP3_DOVECOT_DIR}"
+    "${POP3_PYTHON3_EXECUTABLE}" "${CMAKE_CURRENT_SOURCE_DIR}/pop3_fetch_test.py"
+    "$<TARGET_FILE:pop3-fetch>")
 set_tests_properties(pop3_fetch_test PROPERTIES
-    FIXTURES_REQUIRED dovecot
     # It deletes mail from "scratch" (and restores it with `dovecot.sh reset`).
     RESOURCE_LOCK dovecot_scratch
     TIMEOUT 600
     ENVIRONMENT "POP3_TEST_ENV=${POP3_DOVECOT_DIR}/env;POP3_TEST_SCRIPT=${POP3_DOVECOT_SCRIPT}")
 
 # The examples against the same server (read-only mailboxes): they must keep working.
-add_test(NAME pop3_examples_test
-         COMMAND "${POP3_PYTHON3_EXECUTABLE}" "${CMAKE_CURRENT_SOURCE_DIR}/examples_test.py"
-                 "$<TARGET_FILE_DIR:pop3-fetch>")
+pop3_server_test(pop3_examples_test dovecot "${POP3_DOVECOT_DIR}"
+    "${POP3_PYTHON3_EXECUTABLE}" "${CMAKE_CURRENT_SOURCE_DIR}/examples_test.py"
+    "$<TARGET_FILE_DIR:pop3-fetch>")
 set_tests_properties(pop3_examples_test PROPERTIES
-    FIXTURES_REQUIRED dovecot
     TIMEOUT 300
     ENVIRONMENT "POP3_TEST_ENV=${POP3_DOVECOT_DIR}/env")

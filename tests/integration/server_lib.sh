@@ -2,6 +2,45 @@
 # Shared by the test-server scripts (dovecot.sh, mailutils.sh); sourced, never run. The script
 # defines die() first.
 
+# The package list and its helpers: which package provides a missing program.
+# shellcheck source-path=SCRIPTDIR source=../../scripts/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/packages.sh"
+
+# `start`'s exit status when the server cannot run on this machine (root or a part is missing):
+# ctest reports the start fixture as skipped (SKIP_RETURN_CODE), and needs_server.sh then skips
+# the tests that need the server. Nothing is installed here: ./scripts/test.sh does that first.
+SKIP_CODE=77
+
+# skip DIR REASON...: says what is missing and how to get it, leaves the reason in DIR/skipped
+# for needs_server.sh, and exits SKIP_CODE. With POP3_SERVERS_REQUIRED set (CI) it fails instead.
+skip() {
+    local dir=$1
+    shift
+    printf '%s\n' "$*" 2>/dev/null >"$dir/skipped" || true # (a non-root run in a root's DIR)
+    echo "${0##*/}: SKIPPED: $*" >&2
+    if [[ -n ${POP3_SERVERS_REQUIRED:-} ]]; then
+        echo "${0##*/}: POP3_SERVERS_REQUIRED is set, so this is a failure" >&2
+        exit 1
+    fi
+    exit "$SKIP_CODE"
+}
+
+# check_programs DIR PROGRAM...: skips (see skip) when one of them is not installed, naming the
+# packages that provide them (scripts/packages.sh).
+check_programs() {
+    local dir=$1 line pkgs=""
+    shift
+    local -a missing
+    mapfile -t missing < <(pop3_missing_programs "$@")
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    for line in "${missing[@]}"; do
+        line=${line##*(}
+        pkgs+=" ${line%)}"
+    done
+    skip "$dir" "not installed: ${missing[*]}. ./scripts/test.sh installs what the tests need" \
+        "(run it as root); or: sudo apt-get install -y --no-install-recommends$pkgs"
+}
+
 # Absolute, validated path of DIR (must already exist). Only a conservative character set is
 # allowed: the path ends up unquoted in server configs and env files.
 abs_dir() {
@@ -60,5 +99,5 @@ cmd_stop() {
     [[ -d "$1" ]] || return 0
     dir=$(abs_dir "$1")
     stop_instance "$dir"
-    rm -f "$dir/env"
+    rm -f "$dir/env" "$dir/skipped"
 }
