@@ -286,7 +286,10 @@ public:
     /// LIST: every message's number and size.
     std::vector<message_size> list() { return run_throwing(size_listing{}); }
     std::vector<message_size> list(std::error_code& ec) { return run(size_listing{}, ec); }
-    template <class Token = default_token> auto async_list(Token&& token = default_token{})
+    // Constrained so that `async_list(1)` (no token, deferred on current Asio) is LIST 1.
+    template <class Token = default_token,
+              class = std::enable_if_t<!std::is_convertible_v<Token, message_number>>>
+    auto async_list(Token&& token = default_token{})
     {
         return run_async(size_listing{}, std::forward<Token>(token));
     }
@@ -306,7 +309,9 @@ public:
     /// UIDL: every message's unique id (RFC 1939 section 7).
     std::vector<message_uid> uidl() { return run_throwing(uid_listing{}); }
     std::vector<message_uid> uidl(std::error_code& ec) { return run(uid_listing{}, ec); }
-    template <class Token = default_token> auto async_uidl(Token&& token = default_token{})
+    template <class Token = default_token,
+              class = std::enable_if_t<!std::is_convertible_v<Token, message_number>>>
+    auto async_uidl(Token&& token = default_token{})
     {
         return run_async(uid_listing{}, std::forward<Token>(token));
     }
@@ -329,7 +334,9 @@ public:
     {
         return run(string_body(n, std::nullopt), ec);
     }
-    template <class Token = default_token>
+    // Constrained so that `async_retr(n, sink)` (no token) is the sink overload.
+    template <class Token = default_token,
+              class = std::enable_if_t<!detail::looks_like_sink_v<Token>>>
     auto async_retr(message_number n, Token&& token = default_token{})
     {
         return run_async(string_body(n, std::nullopt), std::forward<Token>(token));
@@ -366,7 +373,8 @@ public:
     {
         return run(string_body(n, lines), ec);
     }
-    template <class Token = default_token>
+    template <class Token = default_token,
+              class = std::enable_if_t<!detail::looks_like_sink_v<Token>>>
     auto async_top(message_number n, std::uint32_t lines, Token&& token = default_token{})
     {
         return run_async(string_body(n, lines), std::forward<Token>(token));
