@@ -196,8 +196,8 @@ public:
         run(password_login(user, password, options), ec);
     }
     template <class Token = default_token>
-    auto async_login(std::string_view user, std::string_view password,
-                     const login_options& options = {}, Token&& token = default_token{})
+    auto async_login(std::string_view user, std::string_view password, const login_options& options,
+                     Token&& token = default_token{})
     {
         return run_async(password_login(user, password, options), std::forward<Token>(token));
     }
@@ -206,6 +206,14 @@ public:
     auto async_login(std::string_view user, std::string_view password, Token&& token)
     {
         return run_async(password_login(user, password, {}), std::forward<Token>(token));
+    }
+    /// Shorthand of `async_login(user, password, {}, default_token{})`. Not a defaulted
+    /// `options`: GCC 12 frees such a `login_options{}` temporary wrongly when the call is
+    /// `co_await`ed (as `co_await c.async_login(user, password)` is, with current Asio).
+    template <class Token = default_token, class = std::enable_if_t<!std::is_void_v<Token>>>
+    auto async_login(std::string_view user, std::string_view password)
+    {
+        return run_async(password_login(user, password, {}), Token{});
     }
 
     /// Logs in with an OAuth 2.0 bearer token: OAUTHBEARER (RFC 7628) or XOAUTH2,
@@ -223,9 +231,16 @@ public:
     }
     template <class Token = default_token>
     auto async_login_oauth(std::string_view user, std::string_view token,
-                           const login_options& options = {}, Token&& completion = default_token{})
+                           const login_options& options, Token&& completion = default_token{})
     {
         return run_async(token_login(user, token, options), std::forward<Token>(completion));
+    }
+    /// Shorthand of `async_login_oauth(user, token, {}, default_token{})` (no defaulted
+    /// `options`, for GCC 12's sake: see `async_login(user, password)`).
+    template <class Token = default_token, class = std::enable_if_t<!std::is_void_v<Token>>>
+    auto async_login_oauth(std::string_view user, std::string_view token)
+    {
+        return run_async(token_login(user, token, {}), Token{});
     }
 
     /// Asks the server's capabilities again (RFC 2449 section 5).
