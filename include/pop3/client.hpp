@@ -228,8 +228,8 @@ public:
         run(password_login(user, password, options), ec);
     }
     template <class Token = default_token>
-    auto async_login(std::string_view user, std::string_view password,
-                     const login_options& options = {}, Token&& token = default_token{})
+    auto async_login(std::string_view user, std::string_view password, const login_options& options,
+                     Token&& token = default_token{})
     {
         return run_async(password_login(user, password, options), std::forward<Token>(token));
     }
@@ -240,6 +240,14 @@ public:
     auto async_login(std::string_view user, std::string_view password, Token&& token)
     {
         return run_async(password_login(user, password, {}), std::forward<Token>(token));
+    }
+    /// Shorthand of `async_login(user, password, {}, default_token{})`. Not a defaulted
+    /// `options`: GCC 12 frees such a `login_options{}` temporary wrongly when the call is
+    /// `co_await`ed (as `co_await c.async_login(user, password)` is, with current Asio).
+    template <class Token = default_token, class = std::enable_if_t<!std::is_void_v<Token>>>
+    auto async_login(std::string_view user, std::string_view password)
+    {
+        return run_async(password_login(user, password, {}), Token{});
     }
 
     /// Logs in with an OAuth 2.0 bearer token: OAUTHBEARER (RFC 7628) or XOAUTH2,
@@ -257,9 +265,16 @@ public:
     }
     template <class Token = default_token>
     auto async_login_oauth(std::string_view user, std::string_view token,
-                           const login_options& options = {}, Token&& completion = default_token{})
+                           const login_options& options, Token&& completion = default_token{})
     {
         return run_async(token_login(user, token, options), std::forward<Token>(completion));
+    }
+    /// Shorthand of `async_login_oauth(user, token, {}, default_token{})` (no defaulted
+    /// `options`, for GCC 12's sake: see `async_login(user, password)`).
+    template <class Token = default_token, class = std::enable_if_t<!std::is_void_v<Token>>>
+    auto async_login_oauth(std::string_view user, std::string_view token)
+    {
+        return run_async(token_login(user, token, {}), Token{});
     }
 
     /// Asks the server's capabilities again (RFC 2449 section 5).
@@ -322,7 +337,10 @@ public:
     /// LIST: every message's number and size.
     std::vector<message_size> list() { return run_throwing(size_listing{}); }
     std::vector<message_size> list(std::error_code& ec) { return run(size_listing{}, ec); }
-    template <class Token = default_token> auto async_list(Token&& token = default_token{})
+    // Constrained so that `async_list(1)` (no token, deferred on current Asio) is LIST 1.
+    template <class Token = default_token,
+              class = std::enable_if_t<!std::is_convertible_v<Token, message_number>>>
+    auto async_list(Token&& token = default_token{})
     {
         return run_async(size_listing{}, std::forward<Token>(token));
     }
@@ -342,7 +360,9 @@ public:
     /// UIDL: every message's unique id (RFC 1939 section 7).
     std::vector<message_uid> uidl() { return run_throwing(uid_listing{}); }
     std::vector<message_uid> uidl(std::error_code& ec) { return run(uid_listing{}, ec); }
-    template <class Token = default_token> auto async_uidl(Token&& token = default_token{})
+    template <class Token = default_token,
+              class = std::enable_if_t<!std::is_convertible_v<Token, message_number>>>
+    auto async_uidl(Token&& token = default_token{})
     {
         return run_async(uid_listing{}, std::forward<Token>(token));
     }
@@ -365,7 +385,9 @@ public:
     {
         return run(string_body(n, std::nullopt), ec);
     }
-    template <class Token = default_token>
+    // Constrained so that `async_retr(n, sink)` (no token) is the sink overload.
+    template <class Token = default_token,
+              class = std::enable_if_t<!detail::looks_like_sink_v<Token>>>
     auto async_retr(message_number n, Token&& token = default_token{})
     {
         return run_async(string_body(n, std::nullopt), std::forward<Token>(token));
@@ -402,7 +424,8 @@ public:
     {
         return run(string_body(n, lines), ec);
     }
-    template <class Token = default_token>
+    template <class Token = default_token,
+              class = std::enable_if_t<!detail::looks_like_sink_v<Token>>>
     auto async_top(message_number n, std::uint32_t lines, Token&& token = default_token{})
     {
         return run_async(string_body(n, lines), std::forward<Token>(token));

@@ -16,6 +16,8 @@
 
 #include <exception>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 using pop3_test::dovecot_env;
@@ -31,6 +33,41 @@ template <class F> void run_coroutine(F f)
     net::co_spawn(ioc, f(ioc), [&](std::exception_ptr e) { failure = e; });
     ioc.run();
     if (failure) std::rethrow_exception(failure);
+}
+
+/// True when async calls given no token return an operation to co_await (current Asio's
+/// `deferred`); older Asio has no default token.
+template <class Client>
+constexpr bool has_default_token = !std::is_void_v<typename Client::default_token>;
+
+/// Fetches every message of alice with no token anywhere: each call is a deferred operation,
+/// co_awaited as it is. (A template so that older Asio never compiles the calls.)
+template <class Client> net::awaitable<void> fetch_without_tokens(Client& c, const dovecot_env& env)
+{
+    if constexpr (has_default_token<Client>) {
+        const auto expected = env.mailbox("alice");
+        co_await c.async_connect(env.host(), env.port(), pop3::tls_mode::starttls);
+        CHECK(c.tls_active());
+        co_await c.async_login("alice", dovecot_env::password("alice"));
+        const auto uids = co_await c.async_uidl();
+        REQUIRE(uids.size() == expected.size());
+        for (const auto& m : expected) {
+            const auto text = co_await c.async_retr(m.number);
+            CHECK(text == dovecot_env::read_file(m.path));
+            std::string streamed;
+            co_await c.async_retr(m.number,
+                                  [&](std::string_view chunk) { streamed.append(chunk); });
+            CHECK(streamed == text);
+            const auto uid = co_await c.async_uidl(m.number);
+            CHECK(uid.uid == m.uid);
+        }
+        const bool committed = co_await c.async_quit();
+        CHECK(committed);
+    } else {
+        (void)c;
+        (void)env;
+    }
+    co_return;
 }
 
 } // namespace
@@ -121,4 +158,17 @@ TEST_CASE("dovecot coroutines: a refused login throws out of co_await with pop3'
     });
     CHECK(threw);
     CHECK(code == pop3::errc::authentication_failed);
+}
+
+TEST_CASE("dovecot coroutines: no token at all, co_await of current Asio's deferred default")
+{
+    using client_type = pop3::client<net::ssl::stream<tcp::socket>>;
+    if (!has_default_token<client_type>) SKIP("this Asio has no default completion token");
+    const auto& env = dovecot_env::get();
+    net::ssl::context tls(net::ssl::context::tls_client);
+    tls.load_verify_file(env.ca_file());
+    run_coroutine([&](net::io_context& ioc) -> net::awaitable<void> {
+        client_type c{ioc, tls};
+        co_await fetch_without_tokens(c, env);
+    });
 }
