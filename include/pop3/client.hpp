@@ -60,6 +60,9 @@ public:
     /// token (`deferred` in Asio 1.24+/Boost 1.80+, unless the executor names another). Older
     /// Asio has none: an async call without a token is then a compile error that says so.
     using default_token = detail::default_token_for<executor_type>;
+    /// True when async calls may omit the completion token (see `default_token`).
+    static constexpr bool has_default_token =
+        !std::is_same_v<default_token, detail::no_default_token>;
 
     /// Constructs the stream from `args`, as the stream's own constructor would
     /// (`client<tcp::socket> c{ioc};`, `client<ssl::stream<tcp::socket>> c{ioc, tls_ctx};`).
@@ -244,7 +247,7 @@ public:
     /// Shorthand of `async_login(user, password, {}, default_token{})`. Not a defaulted
     /// `options`: GCC 12 frees such a `login_options{}` temporary wrongly when the call is
     /// `co_await`ed (as `co_await c.async_login(user, password)` is, with current Asio).
-    template <class Token = default_token, class = std::enable_if_t<!std::is_void_v<Token>>>
+    template <class Token = default_token>
     auto async_login(std::string_view user, std::string_view password)
     {
         return run_async(password_login(user, password, {}), Token{});
@@ -271,7 +274,7 @@ public:
     }
     /// Shorthand of `async_login_oauth(user, token, {}, default_token{})` (no defaulted
     /// `options`, for GCC 12's sake: see `async_login(user, password)`).
-    template <class Token = default_token, class = std::enable_if_t<!std::is_void_v<Token>>>
+    template <class Token = default_token>
     auto async_login_oauth(std::string_view user, std::string_view token)
     {
         return run_async(token_login(user, token, {}), Token{});

@@ -38,7 +38,7 @@ template <class F> void run_coroutine(F f)
 /// True when async calls given no token return an operation to co_await (current Asio's
 /// `deferred`); older Asio has no default token.
 template <class Client>
-constexpr bool has_default_token = !std::is_void_v<typename Client::default_token>;
+constexpr bool has_default_token = Client::has_default_token;
 
 /// Fetches every message of alice with no token anywhere: each call is a deferred operation,
 /// co_awaited as it is. (A template so that older Asio never compiles the calls.)

@@ -130,12 +130,11 @@ TEST_CASE("an async call without a token uses the executor's default token where
     net::io_context ioc;
     client_type c{ioc.get_executor(), make_script(greeting + "+OK\r\n")};
     c.read_greeting();
-    using default_token = client_type::default_token;
     // Asio 1.24+ (deferred): `c.async_noop()` is an operation that starts when given a handler.
     // Older Asio has no default token: the call does not compile, with a static_assert that
     // says to pass one (check_token in detail/engine.hpp).
     [&](auto& client) {
-        if constexpr (!std::is_same_v<default_token, pop3::detail::no_default_token>) {
+        if constexpr (std::decay_t<decltype(client)>::has_default_token) {
             auto op = client.async_noop();
             bool done = false;
             std::move(op)([&](pop3::net_error_code ec) {
