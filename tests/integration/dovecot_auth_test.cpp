@@ -322,52 +322,39 @@ TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host 
     }
     SECTION("the asynchronous forms refuse the same")
     {
-        {
+        // How TLS starts: async_stls after a plain greeting, or async_read_greeting(mode).
+        enum class via { stls, implicit, starttls };
+        struct async_case {
+            const char* address;
+            const char* server_name; // "" = none given
+            via how;
+            std::error_code expected;
+        };
+        const pop3::errc none_given = pop3::errc::host_name_required;
+        const pop3::errc mismatch = pop3::errc::certificate_name_mismatch;
+        const async_case cases[] = {
+            {"127.0.0.2", "", via::stls, none_given},
+            {"127.0.0.2", "127.0.0.2", via::stls, mismatch},
+            {"127.0.0.2", "", via::implicit, none_given},
+            {"127.0.0.2", "127.0.0.2", via::starttls, mismatch},
+            {"127.0.0.1", "127.0.0.1", via::starttls, {}},
+        };
+        for (const auto& k : cases) {
+            INFO(k.address << " named '" << k.server_name << "' via " << static_cast<int>(k.how));
             net::io_context ioc;
             tls_client c{ioc, tls};
-            connect_by_hand(c, "127.0.0.2", env.port());
-            c.read_greeting();
-            const auto ec = run_async(ioc, [&](auto handler) { c.async_stls(handler); });
-            CHECK(ec == pop3::errc::host_name_required);
-        }
-        {
-            net::io_context ioc;
-            tls_client c{ioc, tls};
-            connect_by_hand(c, "127.0.0.2", env.port());
-            c.set_server_name("127.0.0.2");
-            c.read_greeting();
-            const auto ec = run_async(ioc, [&](auto handler) { c.async_stls(handler); });
-            CHECK(ec == pop3::errc::certificate_name_mismatch);
-        }
-        {
-            net::io_context ioc;
-            tls_client c{ioc, tls};
-            connect_by_hand(c, "127.0.0.2", env.tls_port());
+            connect_by_hand(c, k.address, k.how == via::implicit ? env.tls_port() : env.port());
+            if (*k.server_name != '\0') c.set_server_name(k.server_name);
+            if (k.how == via::stls) c.read_greeting();
             const auto ec = run_async(ioc, [&](auto handler) {
-                c.async_read_greeting(pop3::tls_mode::implicit, handler);
+                if (k.how == via::stls) c.async_stls(handler);
+                else
+                    c.async_read_greeting(k.how == via::implicit ? pop3::tls_mode::implicit
+                                                                 : pop3::tls_mode::starttls,
+                                          handler);
             });
-            CHECK(ec == pop3::errc::host_name_required);
-        }
-        {
-            net::io_context ioc;
-            tls_client c{ioc, tls};
-            connect_by_hand(c, "127.0.0.2", env.port());
-            c.set_server_name("127.0.0.2");
-            const auto ec = run_async(ioc, [&](auto handler) {
-                c.async_read_greeting(pop3::tls_mode::starttls, handler);
-            });
-            CHECK(ec == pop3::errc::certificate_name_mismatch);
-        }
-        {
-            net::io_context ioc;
-            tls_client c{ioc, tls};
-            connect_by_hand(c, "127.0.0.1", env.port());
-            c.set_server_name("127.0.0.1");
-            const auto ec = run_async(ioc, [&](auto handler) {
-                c.async_read_greeting(pop3::tls_mode::starttls, handler);
-            });
-            CHECK_FALSE(ec);
-            CHECK(c.tls_active());
+            CHECK(pop3::from_net_error_code(ec) == k.expected);
+            CHECK(c.tls_active() == !k.expected);
         }
     }
 }
