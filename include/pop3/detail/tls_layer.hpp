@@ -114,12 +114,13 @@ public:
         SSL_CTX_up_ref(context);                  // the owner below releases this reference
         net::ssl::context owner(context);         // SSL_new in the stream takes its own
         stream_type fresh(std::move(stream.next_layer()), owner);
-        if constexpr (std::is_move_assignable_v<stream_type>) {
-            stream = std::move(fresh);
-        } else { // Asio before 1.19 (Boost 1.74) has no move assignment for ssl::stream
-            stream.~stream_type();
-            ::new (static_cast<void*>(std::addressof(stream))) stream_type(std::move(fresh));
-        }
+        // Not move assignment: Asio 1.22's ssl engine overwrites its SSL* without freeing it
+        // (a leak per reconnect, caught by LeakSanitizer), and Asio before 1.19 (Boost 1.74)
+        // has none. Destroying and move-constructing in place works with every version;
+        // the move constructor only moves a socket and pointers, so it cannot throw.
+        static_assert(std::is_nothrow_move_constructible_v<Next>);
+        stream.~stream_type();
+        ::new (static_cast<void*>(std::addressof(stream))) stream_type(std::move(fresh));
     }
 
     /// True when a TLS session is up on the stream (a handshake the caller did).
