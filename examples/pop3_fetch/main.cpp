@@ -26,8 +26,10 @@
 #include <pop3/tls.hpp>
 
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/ssl/stream.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -48,6 +50,7 @@
 #include <csignal>
 
 #include <pwd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #ifndef POP3_FETCH_VERSION
@@ -58,6 +61,69 @@ namespace pop3_fetch {
 namespace {
 
 using tls_client = pop3::client<asio::ssl::stream<asio::ip::tcp::socket>>;
+
+// ---------------------------------------------------------------------------------------
+// Signals: SIGINT, SIGTERM and SIGHUP stop the run the safe way. The first one lets the
+// current step end and makes the next delivery refuse to begin (so what was stored is
+// DELEted and QUIT is sent, as after any failed delivery); if the server does not let
+// the run end within a few seconds, or a second signal comes, the socket is shut down.
+// Either way the run ends with a summary (also with --json) and exit code 128 + signal.
+// ---------------------------------------------------------------------------------------
+
+volatile std::sig_atomic_t g_signal = 0;    ///< the first stopping signal, 0 while none
+volatile std::sig_atomic_t g_socket_fd = -1; ///< the session's socket, once connected
+constexpr unsigned grace_seconds = 5;
+
+extern "C" void on_stop_signal(int signo)
+{
+    if (g_signal == 0) {
+        g_signal = signo;
+        ::alarm(grace_seconds);
+    } else if (g_socket_fd >= 0) {
+        ::shutdown(g_socket_fd, SHUT_RDWR); // async-signal-safe: ends any blocking call
+    }
+}
+
+extern "C" void on_grace_over(int)
+{
+    if (g_signal == 0) return;
+    if (g_socket_fd >= 0) ::shutdown(g_socket_fd, SHUT_RDWR);
+    else ::alarm(1); // still connecting: the connect timeout ends that; look again
+}
+
+void install_signal_handlers()
+{
+    struct sigaction sa {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = on_stop_signal;
+    for (int signo : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signo, &sa, nullptr);
+    sa.sa_handler = on_grace_over;
+    ::sigaction(SIGALRM, &sa, nullptr);
+}
+
+const char* signal_name(int signo)
+{
+    switch (signo) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "a signal";
+    }
+}
+
+/// A port that speaks another TLS mode than the one asked for (exit code 4).
+struct tls_mode_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Thrown at a step boundary once a stopping signal came.
+struct interrupted {};
+
+void stop_if_signalled()
+{
+    if (g_signal != 0) throw interrupted{};
+}
 
 /// Control characters from the server must not reach the terminal raw.
 std::string printable(std::string_view s)
@@ -254,6 +320,28 @@ std::string default_state_file(const options& o, const std::string& user)
     return o.mbox + ".pop3-fetch-" + account + ".state";
 }
 
+/// The destination, refusing to begin or go on with a message once a stopping signal
+/// came: fetch_new then aborts that message, DELEs what was stored and QUITs.
+class interruptible_delivery final : public pop3::message_delivery {
+public:
+    explicit interruptible_delivery(pop3::message_delivery& inner) : inner_(inner) {}
+    std::error_code begin(const pop3::fetched_message_info& m) override
+    {
+        if (g_signal != 0) return std::make_error_code(std::errc::interrupted);
+        return inner_.begin(m);
+    }
+    std::error_code write(std::string_view chunk) override
+    {
+        if (g_signal != 0) return std::make_error_code(std::errc::interrupted);
+        return inner_.write(chunk);
+    }
+    std::error_code commit() override { return inner_.commit(); }
+    void abort() noexcept override { inner_.abort(); }
+
+private:
+    pop3::message_delivery& inner_;
+};
+
 class runner {
 public:
     runner(const options& o, reporter& out) : o_(o), out_(out), progress_(false) {}
@@ -264,6 +352,9 @@ public:
         std::optional<failure> failed;
         exit_code code = exit_code::ok;
         try {
+            // A test hook: the one exit code no server or file can cause must be tested too.
+            if (std::getenv("POP3_FETCH_TEST_INTERNAL_ERROR") != nullptr)
+                throw std::logic_error("injected by POP3_FETCH_TEST_INTERNAL_ERROR");
             code = o_.list ? list_messages() : fetch_messages();
         } catch (...) {
             progress_.finish();
@@ -308,8 +399,11 @@ private:
         }
 
         phase_ = "connecting to " + o_.host + " port " + o_.port;
-        c.connect(o_.host, o_.port, o_.tls_mode());
+        stop_if_signalled();
+        connect(c);
+        g_socket_fd = c.next_layer().native_handle();
 
+        stop_if_signalled();
         phase_ = "logging in as " + cred_.user;
         pop3::login_options lo;
         lo.method = o_.auth;
@@ -355,6 +449,68 @@ private:
         return out;
     }
 
+    /// connect(), but without waiting the whole timeout on a POP3S port reached without
+    /// --tls implicit: after a short silence where the greeting should be, a second
+    /// connection tries a TLS handshake, and if the port speaks TLS, says so at once.
+    void connect(tls_client& c)
+    {
+        if (o_.tls_mode() == pop3::tls_mode::implicit) {
+            c.connect(o_.host, o_.port, o_.tls_mode());
+            return;
+        }
+        std::error_code result;
+        bool done = false;
+        bool port_speaks_tls = false;
+        asio::steady_timer silence(ioc_);
+        std::optional<asio::ssl::context> probe_context;
+        std::optional<asio::ssl::stream<asio::ip::tcp::socket>> probe;
+        asio::steady_timer probe_limit(ioc_);
+        c.async_connect(o_.host, o_.port, o_.tls_mode(), [&](std::error_code ec) {
+            result = ec;
+            done = true;
+            silence.cancel();
+            probe_limit.cancel();
+            if (probe) probe->lowest_layer().close(ec);
+        });
+        // Greetings come at once; wait a little longer than a slow server would need,
+        // but always less than the timeout.
+        auto wait = std::chrono::milliseconds(2000);
+        if (o_.timeout_seconds && *o_.timeout_seconds != 0)
+            wait = std::min<std::chrono::milliseconds>(
+                wait, std::chrono::seconds(*o_.timeout_seconds) / 2);
+        silence.expires_after(wait);
+        silence.async_wait([&](std::error_code ec) {
+            std::error_code ignored;
+            const auto peer = c.next_layer().remote_endpoint(ignored);
+            if (ec || done || ignored) return; // answered, or still connecting
+            probe_context.emplace(asio::ssl::context::tls_client);
+            probe_context->set_verify_mode(asio::ssl::verify_none); // only: is it TLS?
+            probe.emplace(ioc_, *probe_context);
+            probe_limit.expires_after(std::chrono::seconds(3));
+            probe_limit.async_wait([&](std::error_code e) {
+                if (!e && probe) probe->lowest_layer().close(e);
+            });
+            probe->lowest_layer().async_connect(peer, [&](std::error_code e) {
+                if (e || done) return;
+                probe->async_handshake(asio::ssl::stream_base::client, [&](std::error_code h) {
+                    probe_limit.cancel();
+                    // Refused (not cut short by a time limit): the port is not TLS.
+                    if (h && h != asio::error::operation_aborted) not_tls_either_ = true;
+                    if (h || done) return;
+                    port_speaks_tls = true; // a TLS server: stop waiting for a greeting
+                    c.next_layer().close(h);
+                });
+            });
+        });
+        ioc_.restart();
+        ioc_.run();
+        if (port_speaks_tls)
+            throw tls_mode_error("port " + o_.port +
+                                 " speaks TLS from the start (POP3S), not plain POP3 -- use "
+                                 "--tls implicit");
+        if (result) throw pop3::error(result, c.last_error_reply());
+    }
+
     void logout()
     {
         phase_ = "logging out (QUIT)";
@@ -367,7 +523,9 @@ private:
     {
         cred_ = find_credentials(o_);
         open_session();
+        stop_if_signalled();
         auto messages = scan();
+        stop_if_signalled();
         if (o_.max && messages.size() > *o_.max) messages.resize(*o_.max);
         std::string text;
         for (const auto& m : messages) {
@@ -436,7 +594,9 @@ private:
         options.quit_after_failure = true;
         options.progress = [this](const pop3::fetch_progress& p) { on_progress(p); };
         std::error_code ec;
-        const auto result = pop3::fetch_new(*client_, *state_, policy, *dest_, options, ec);
+        stop_if_signalled();
+        interruptible_delivery delivery(*dest_);
+        const auto result = pop3::fetch_new(*client_, *state_, policy, delivery, options, ec);
         progress_.finish();
         record_result(result);
         // What stopped the run: the state file, the destination, or the session.
@@ -556,9 +716,25 @@ private:
         failure f;
         try {
             std::rethrow_exception(ep);
+        } catch (...) {
+            if (g_signal != 0) { // whatever the signal made fail
+                const int signo = g_signal;
+                f.cls = {static_cast<exit_code>(128 + signo), "interrupted"};
+                f.message = std::string("interrupted by ") + signal_name(signo) +
+                            " while " + phase_ +
+                            ": every message reported as fetched is stored; the rest stays on "
+                            "the server for the next run";
+                return f;
+            }
+        }
+        try {
+            std::rethrow_exception(ep);
         } catch (const usage_error& e) {
             f.cls = {exit_code::usage, "usage"};
             f.message = e.what();
+        } catch (const tls_mode_error& e) {
+            f.cls = {exit_code::tls, "tls"};
+            f.message = phase_ + ": " + e.what();
         } catch (const storage_error& e) {
             f.cls = {exit_code::storage, "storage"};
             f.message = std::string(e.what());
@@ -575,17 +751,24 @@ private:
             f.message = error_text(e.code());
         } catch (const std::exception& e) {
             f.cls = {exit_code::failure, "internal"};
-            f.message = phase_.empty() ? e.what() : phase_ + ": " + e.what();
+            f.message = (phase_.empty() ? std::string() : phase_ + ": ") + "internal error: " +
+                        e.what() + "; please report it";
         }
         return f;
     }
 
     std::string error_text(const std::error_code& ec)
     {
-        long verify = X509_V_OK;
-        if (client_) verify = SSL_get_verify_result(client_->stream().native_handle());
-        std::string text = phase_ + ": " + ec.message();
-        const auto h = hint(ec, o_, phase_.rfind("connecting", 0) == 0, verify);
+        hint_context at;
+        at.connecting = phase_.rfind("connecting", 0) == 0;
+        at.verify_result = X509_V_OK;
+        if (client_) {
+            at.verify_result = SSL_get_verify_result(client_->stream().native_handle());
+            at.offered = client_->offered_auth_methods();
+        }
+        at.not_tls_either = not_tls_either_;
+        std::string text = phase_ + ": " + what_happened(ec);
+        const auto h = hint(ec, o_, at);
         if (!h.empty()) text += " -- " + h;
         return text;
     }
@@ -601,6 +784,7 @@ private:
     std::unique_ptr<uid_state> state_;
     progress_bar progress_;
     bool fetching_ = false;             ///< the first progress report came
+    bool not_tls_either_ = false;       ///< connect's TLS probe of a silent port failed
     std::size_t failures_reported_ = 0; ///< RETR failures reported through the progress
     summary summary_;
 };
@@ -614,6 +798,7 @@ int main(int argc, char** argv)
     // A closed stdout (`pop3-fetch --stdout | head`) must be a write error (exit code 7,
     // nothing deleted, a clean QUIT), not death by SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
+    install_signal_handlers();
     options o;
     try {
         o = parse_options(argc, argv);

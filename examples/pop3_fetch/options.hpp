@@ -25,6 +25,7 @@ enum class exit_code : int {
     network = 5,        ///< cannot resolve/connect, connection lost, timeout
     server = 6,         ///< the server answered -ERR or broke the protocol
     storage = 7,        ///< cannot write the Maildir, mbox, state file or standard output
+    // 128 + N: stopped by signal N (SIGINT, SIGTERM, SIGHUP)
 };
 
 /// A command line the tool cannot run with (exit code 2).
@@ -147,14 +148,19 @@ Exit codes:
   0  success (also when there was nothing new)
   1  unexpected internal error
   2  usage error: bad option or value, or no password found
-  3  authentication failed: credentials refused, or no usable authentication mechanism
+  3  authentication failed: credentials refused, or the server does not support the
+     --auth method (or offers none that may be used)
   4  TLS failure: certificate not trusted or not for HOST, handshake failed, STLS required
-     but not offered, or credentials would be sent without TLS (see --allow-plaintext)
+     but not offered, the port speaks another --tls mode, or credentials would be sent
+     without TLS (see --allow-plaintext)
   5  network failure: cannot resolve or connect, connection lost, timeout
   6  server error: a -ERR reply (mailbox locked, message vanished, ...) or a reply that
      breaks the POP3 protocol; with some messages failed, the others are still stored
   7  local storage error: cannot write the Maildir, mbox, state file or standard output
      (the message concerned stays on the server)
+  128+N  stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP): the message being
+     fetched is dropped, what was stored is deleted as usual (unless the server does not
+     let the run end within 5 s, or a second signal comes), and the summary is written
 )";
 }
 

@@ -2,7 +2,11 @@
 #ifndef POP3_AUTH_HPP
 #define POP3_AUTH_HPP
 
+#include <pop3/capabilities.hpp>
+#include <pop3/greeting.hpp>
+
 #include <string>
+#include <vector>
 
 namespace pop3 {
 
@@ -19,6 +23,51 @@ enum class auth_method {
     xoauth2,       ///< SASL XOAUTH2 (Google, Microsoft): the secret is an OAuth 2.0 token
     oauthbearer,   ///< SASL OAUTHBEARER (RFC 7628): the secret is an OAuth 2.0 token
 };
+
+/// The method's protocol name: "USER", "APOP", or the SASL name ("PLAIN", "CRAM-MD5",
+/// "SCRAM-SHA-256", ...); "automatic" for `auth_method::automatic`.
+constexpr const char* auth_method_name(auth_method m) noexcept
+{
+    switch (m) {
+    case auth_method::automatic: return "automatic";
+    case auth_method::user: return "USER";
+    case auth_method::apop: return "APOP";
+    case auth_method::plain: return "PLAIN";
+    case auth_method::login: return "LOGIN";
+    case auth_method::cram_md5: return "CRAM-MD5";
+    case auth_method::scram_sha_1: return "SCRAM-SHA-1";
+    case auth_method::scram_sha_256: return "SCRAM-SHA-256";
+    case auth_method::xoauth2: return "XOAUTH2";
+    case auth_method::oauthbearer: return "OAUTHBEARER";
+    }
+    return "";
+}
+
+/// Does the server offer `m`? SASL mechanisms: listed in CAPA's SASL line. USER: listed,
+/// or assumed when the server gave no capabilities at all (RFC 1939 servers). APOP: the
+/// greeting carries a timestamp.
+inline bool offers(const capabilities& caps, const greeting& hello, auth_method m) noexcept
+{
+    switch (m) {
+    case auth_method::automatic: return false;
+    case auth_method::user: return caps.user || caps.entries.empty();
+    case auth_method::apop: return !hello.apop_timestamp.empty();
+    default: return caps.has_sasl(auth_method_name(m));
+    }
+}
+
+/// Every method the server offers, in `auth_method` order (what to suggest when a chosen
+/// method is refused or unavailable).
+inline std::vector<auth_method> offered_auth_methods(const capabilities& caps,
+                                                     const greeting& hello)
+{
+    std::vector<auth_method> out;
+    for (auto m : {auth_method::user, auth_method::apop, auth_method::plain, auth_method::login,
+                   auth_method::cram_md5, auth_method::scram_sha_1, auth_method::scram_sha_256,
+                   auth_method::xoauth2, auth_method::oauthbearer})
+        if (offers(caps, hello, m)) out.push_back(m);
+    return out;
+}
 
 /// Options of `client::login`.
 struct login_options {

@@ -97,6 +97,12 @@ public:
     const pop3::capabilities& capabilities() const noexcept { return impl_->proto_.caps(); }
     /// The server's greeting, with its APOP timestamp if any.
     const pop3::greeting& greeting() const noexcept { return impl_->proto_.greeting(); }
+    /// The login methods the server offers (CAPA's SASL and USER, APOP's timestamp): what to
+    /// suggest after `mechanism_unavailable` or `auth_command_rejected`.
+    std::vector<auth_method> offered_auth_methods() const
+    {
+        return pop3::offered_auth_methods(capabilities(), greeting());
+    }
     /// The server's reply that made the last operation fail (-ERR text, response code, and
     /// what a failed SASL exchange reported); empty after a success or a local error. The
     /// throwing calls carry the same in `pop3::error::reply()`.

@@ -45,6 +45,12 @@ enum class errc {
     host_name_required,
     /// TLS: the CA file or directory given to make_tls_context could not be loaded
     ca_certificates_unreadable,
+    /// The server rejected the AUTH command (or its SASL mechanism) before any credential
+    /// was exchanged: it may not support SASL at all
+    auth_command_rejected,
+    /// TLS: the server answered the TLS handshake in plain text: the port speaks POP3
+    /// without implicit TLS
+    tls_not_spoken,
 };
 
 namespace detail {
@@ -131,6 +137,14 @@ public:
         case errc::ca_certificates_unreadable:
             return "the CA certificates given to make_tls_context (ca_file or ca_directory) "
                    "could not be loaded; check the path and that it holds PEM certificates";
+        case errc::auth_command_rejected:
+            return "the server rejected the AUTH command for this method before any "
+                   "credential was exchanged (it may not support it); offered_auth_methods() "
+                   "lists what it offers";
+        case errc::tls_not_spoken:
+            return "the server answered the TLS handshake in plain POP3: this port does not "
+                   "speak implicit TLS; use tls_mode::starttls (or the server's implicit TLS "
+                   "port, usually 995)";
         }
         return "unknown pop3 error";
     }

@@ -370,6 +370,10 @@ fetch_result fetch_new_streaming(client<Stream>& c, uid_store& store, const leav
         for (const auto& m : fetch) numbers.push_back(m.number);
         std::size_t next = 0;
         std::uint64_t message_bytes = 0;
+        // Per message of `fetch`: did its delivery (maybe) happen? Decides, after a stop,
+        // which "delivery started" intents are withdrawn.
+        enum class outcome : unsigned char { not_delivered, maybe_delivered, stored };
+        std::vector<outcome> outcomes(fetch.size(), outcome::not_delivered);
         fetched_message_info info;
         abort_unfinished unfinished(delivery);
         const auto begin = [&] {
@@ -409,6 +413,9 @@ fetch_result fetch_new_streaming(client<Stream>& c, uid_store& store, const leav
             if (!unfinished.open) { // an empty message
                 if (auto failed = begin()) return fail(failed);
             }
+            // A commit that fails may still have stored the message (say the data was
+            // written and only the directory sync failed): from here it is uncertain.
+            outcomes[next - 1] = outcome::maybe_delivered;
             if (auto failed = delivery.commit()) return fail(failed);
             unfinished.open = false;
             // Durable in the application's storage: now (and only now) record it.
@@ -416,6 +423,7 @@ fetch_result fetch_new_streaming(client<Stream>& c, uid_store& store, const leav
             std::error_code failed;
             store.record(m.uid, entry, failed);
             if (failed) return stopped = failed;
+            outcomes[next - 1] = outcome::stored;
             ++result.fetched;
             result.bytes += message_bytes;
             if (m.maybe_delivered) ++result.redelivered;
@@ -426,6 +434,19 @@ fetch_result fetch_new_streaming(client<Stream>& c, uid_store& store, const leav
         };
         c.retr_many(std::move(numbers), handler, e);
         unfinished.abort(); // a message cut off by a lost connection
+        // (1') Withdraw the intent of the messages that certainly did not reach the
+        // application (never begun, refused by the server, or aborted), so that the next
+        // run does not flag them `maybe_delivered`. An intent recorded by an earlier run
+        // stays: that run may have delivered the message. Best effort: if the store
+        // fails now, the flag is merely over-cautious.
+        {
+            std::vector<uid_change> withdrawn;
+            for (std::size_t i = 0; i < fetch.size(); ++i)
+                if (outcomes[i] == outcome::not_delivered && !fetch[i].maybe_delivered)
+                    withdrawn.push_back({fetch[i].uid, std::nullopt});
+            std::error_code ignored;
+            if (!withdrawn.empty()) store.apply(withdrawn, ignored);
+        }
         if (e) {
             result.error = e;
             const bool go_on = stopped && options.quit_after_failure &&
@@ -491,6 +512,10 @@ fetch_result fetch_new_streaming(client<Stream>& c, uid_store& store, const leav
 /// - a message whose delivery was started but not confirmed is delivered again with
 ///   `maybe_delivered` set (or confirmed through `options.already_stored`): the only
 ///   case where the delivery may see a UID it has seen before, and it is flagged.
+///   When the run ends early (a failed delivery, a lost connection), the intents of the
+///   messages whose delivery never began, was refused or was aborted are withdrawn, so
+///   only messages that may really have been stored come back flagged. A process that
+///   dies cannot withdraw: then the unfinished rest of the run's batch is flagged too.
 ///
 /// The application's part: `commit` (or the callback) returns success only once the
 /// message is durably stored (e.g. Maildir: write to tmp/, fsync, rename to new/, fsync

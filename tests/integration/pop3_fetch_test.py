@@ -570,58 +570,343 @@ def test_progress_only_on_terminal():
     check(b"13/13 msgs" in tty and b"\r" in tty, "no progress bar on a terminal: %r" % tty[-300:])
 
 
-def test_exit_codes():
-    # 2: usage
-    p = fetch("--maildir", "/tmp/x", "--bogus", password="x")
-    expect_rc(p, 2, "unknown option")
-    p = subprocess.run([FETCH, "--maildir", "/tmp/x"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    expect_rc(p, 2, "no --host")
-    p = fetch("--list", "--tls", "sometimes", password="x")
-    expect_rc(p, 2, "bad --tls")
-    # 3: authentication
-    p = fetch("--list", "--json", password="wrong-password")
-    expect_rc(p, 3, "wrong password")
-    s = json_lines(p)[-1]
-    check(s["error"]["category"] == "authentication" and "AUTH" in (s["error"]["server_response"] or "") or
-          s["error"]["category"] == "authentication", "summary %r" % s)
-    # 4: TLS: certificate not trusted (no --cafile), wrong host name, STLS not offered,
-    # plaintext password refused without TLS.
-    p = fetch("--list", "--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit", password="secret-alice", tls=False)
-    expect_rc(p, 4, "untrusted certificate")
-    check(b"--cafile" in p.stderr, "no hint: %r" % p.stderr)
-    p = subprocess.run([FETCH, "--host", "127.0.0.2", "--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit",
-                        "--cafile", ENV["POP3_TEST_CA"], "--user", "alice", "--list"],
-                       env=dict(os.environ, POP3_PASSWORD="secret-alice"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    expect_rc(p, 4, "certificate for another host name")
-    check(b"does not name 127.0.0.2" in p.stderr, "no host name hint: %r" % p.stderr)
-    p = fetch("--list", "--port", ENV["POP3_TEST_NOSTLS_PORT"], "--tls", "starttls", "--cafile", ENV["POP3_TEST_CA"],
-              password="secret-alice", tls=False)
-    expect_rc(p, 4, "STLS required, not offered")
-    p = fetch("--list", "--port", ENV["POP3_TEST_NOSTLS_PORT"], "--tls", "none", "--auth", "user",
-              password="secret-alice", tls=False)
-    expect_rc(p, 4, "USER/PASS without TLS and without --allow-plaintext")
-    p = fetch("--list", "--port", ENV["POP3_TEST_NOSTLS_PORT"], "--tls", "none", "--auth", "user",
-              "--allow-plaintext", password="secret-alice", tls=False)
-    expect_rc(p, 0, "USER/PASS without TLS with --allow-plaintext")
-    p = fetch("--list", "--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit", "--insecure",
-              password="secret-alice", tls=False)
-    expect_rc(p, 0, "--insecure")
-    check(b"warning" in p.stderr and b"NOT verified" in p.stderr, "--insecure warning: %r" % p.stderr)
-    # 5: network: closed port; a server that never answers (--timeout).
-    p = fetch("--list", "--port", str(free_port()), "--tls", "none", password="x", tls=False)
-    expect_rc(p, 5, "closed port")
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(1)
-    try:
+class scripted_server:
+    """A POP3 server on 127.0.0.1 that plays the quirks of real ones (popa3d's bare -ERR,
+    solid-pop3d's APOP greeting without CAPA, a slow or stalled RETR, [IN-USE]). Serves
+    connections one at a time in a thread; records every command line it received."""
+
+    def __init__(self, greeting=b"+OK ready\r\n", capa=None, auth_reply=b"-ERR\r\n",
+                 pass_reply=b"+OK Logged in.\r\n", messages=(), retr_delay=0.0, stall_retr=None):
+        self.greeting, self.capa, self.auth_reply, self.pass_reply = greeting, capa, auth_reply, pass_reply
+        self.messages = list(messages)
+        self.retr_delay, self.stall_retr = retr_delay, stall_retr
+        self.commands = []
+        self.deleted = set()
+        self.stopping = False
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.listener.settimeout(0.2)
+        self.port = str(self.listener.getsockname()[1])
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            try:
+                self.session(conn)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    def session(self, conn):
+        conn.settimeout(30)
+        f = conn.makefile("rwb")
+        f.write(self.greeting)
+        f.flush()
+        marked = set()
+        while not self.stopping:
+            line = f.readline()
+            if not line:
+                return
+            self.commands.append(line.rstrip(b"\r\n").decode("latin-1"))
+            verb, _, arg = line.strip().partition(b" ")
+            verb = verb.upper()
+            if verb == b"CAPA":
+                f.write(b"+OK\r\n" + self.capa + b".\r\n" if self.capa is not None else b"-ERR\r\n")
+            elif verb == b"AUTH":
+                f.write(self.auth_reply)
+            elif verb == b"USER":
+                f.write(b"+OK\r\n")
+            elif verb == b"PASS":
+                f.write(self.pass_reply)
+            elif verb in (b"LIST", b"UIDL") and not arg:
+                f.write(b"+OK\r\n")
+                for i, m in enumerate(self.messages, 1):
+                    f.write(b"%d %s\r\n" % (i, b"%d" % len(m) if verb == b"LIST" else b"uid-%d" % i))
+                f.write(b".\r\n")
+            elif verb == b"RETR":
+                n = int(arg)
+                f.flush()
+                if n == self.stall_retr:
+                    while not self.stopping:
+                        time.sleep(0.05)
+                    return
+                time.sleep(self.retr_delay)
+                f.write(b"+OK\r\n" + self.messages[n - 1] + b".\r\n")
+            elif verb == b"DELE":
+                marked.add(int(arg))
+                f.write(b"+OK\r\n")
+            elif verb == b"QUIT":
+                self.deleted |= marked
+                f.write(b"+OK\r\n")
+                f.flush()
+                return
+            elif verb in (b"NOOP", b"RSET", b"STAT"):
+                f.write(b"+OK 0 0\r\n" if verb == b"STAT" else b"+OK\r\n")
+            else:
+                f.write(b"-ERR\r\n")
+            f.flush()
+
+    def close(self):
+        self.stopping = True
+        self.listener.close()
+        self.thread.join(10)
+
+
+class tls_only_server:
+    """Speaks TLS from the first byte (POP3S) with Dovecot's certificate, greets after the
+    handshake: what a client that forgot --tls implicit meets on port 995."""
+
+    def __init__(self):
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(ENV["POP3_TEST_DIR"], "server.pem"),
+                            os.path.join(ENV["POP3_TEST_DIR"], "server.key"))
+        self.ctx = ctx
+        self.stopping = False
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.listener.settimeout(0.2)
+        self.port = str(self.listener.getsockname()[1])
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            # Each connection in its own thread, as real servers do: the client's probe
+            # comes while its first connection still waits.
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    def session(self, conn):
+        try:
+            conn.settimeout(10)
+            with self.ctx.wrap_socket(conn, server_side=True) as t:
+                t.sendall(b"+OK ready\r\n")
+                t.recv(100)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stopping = True
+        self.listener.close()
+        self.thread.join(10)
+
+
+def help_options():
+    p = subprocess.run([FETCH, "--help"], stdout=subprocess.PIPE, check=True)
+    return set(re.findall(rb"--[a-z][a-z0-9-]*", p.stdout))
+
+
+SAMPLE = [b"Subject: %d\r\n\r\nbody %d\r\n" % (i, i) for i in range(1, 6)]
+
+
+def exit_code_rows():
+    """(exit code, what, how) for every exit code pop3-fetch has: how() returns
+    (CompletedProcess, [bytes stderr must contain]). Real Dovecot where it can show the
+    case, scripted servers for the quirks of others."""
+    dovecot_plain = ["--port", ENV["POP3_TEST_NOSTLS_PORT"], "--tls", "none"]
+
+    def scripted(server_args, *args, password="secret-alice"):
+        def run():
+            srv = scripted_server(**server_args)
+            try:
+                return fetch("--list", "--json", "--port", srv.port, *args, password=password, tls=False)
+            finally:
+                srv.close()
+        return run
+
+    def with_server(make, *args, password="secret-alice"):
+        def run():
+            srv = make()
+            try:
+                return fetch("--list", "--json", "--port", srv.port, *args, password=password, tls=False)
+            finally:
+                srv.close()
+        return run
+
+    def closed_port():
+        return fetch("--list", "--json", "--port", str(free_port()), "--tls", "none", password="x", tls=False)
+
+    def silent(*args):
+        def run():
+            lsock = socket.socket()
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen(1)
+            try:
+                return fetch("--list", "--json", "--port", str(lsock.getsockname()[1]), *args,
+                             password="x", tls=False)
+            finally:
+                lsock.close()
+        return run
+
+    def unwritable_maildir():
+        path = os.path.join(SCRATCH, "not-a-directory")
+        with open(path, "w") as f:
+            f.write("x")
+        return fetch("--maildir", path, "--keep", "--json", password="secret-alice")
+
+    popa3d = dict(greeting=b"+OK\r\n", capa=None, auth_reply=b"-ERR\r\n")
+    solid = dict(greeting=b"+OK Solid POP3 server ready <1.2@host>\r\n", capa=None,
+                 auth_reply=b"-ERR command not implemented yet\r\n")
+    return [
+        (0, "listing against Dovecot", lambda: fetch("--list", "--json", password="secret-alice"), []),
+        (0, "USER/PASS without TLS, allowed", lambda: fetch("--list", "--json", *dovecot_plain, "--auth", "user",
+                                                           "--allow-plaintext", password="secret-alice", tls=False),
+         [b"password travels unencrypted"]),
+        (0, "--insecure", lambda: fetch("--list", "--json", "--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit",
+                                        "--insecure", password="secret-alice", tls=False), [b"NOT verified"]),
+        (1, "an internal error",
+         lambda: fetch("--list", "--json", password="secret-alice",
+                       env_extra={"POP3_FETCH_TEST_INTERNAL_ERROR": "1"}), [b"internal error"]),
+        (2, "an unknown option", lambda: fetch("--list", "--bogus", password="x"), [b"--help"]),
+        (2, "no password anywhere", lambda: fetch("--list", "--json"), [b"POP3_PASSWORD", b"--password-file"]),
+        (3, "a wrong password (Dovecot)", lambda: fetch("--list", "--json", password="wrong"), [b"refused the credentials"]),
+        (3, "--auth plain against popa3d (a bare -ERR to AUTH)",
+         scripted(popa3d, "--tls", "none", "--allow-plaintext", "--auth", "plain"),
+         [b"rejected the AUTH command", b"--auth plain", b"it offers: user"]),
+        (3, "--auth cram-md5 against solid-pop3d",
+         scripted(solid, "--tls", "none", "--allow-plaintext", "--auth", "cram-md5"),
+         [b"rejected the AUTH command", b"it offers: user, apop"]),
+        (3, "--auth scram-sha-256, which the server's CAPA does not list",
+         scripted(dict(capa=b"USER\r\nSASL PLAIN\r\n"), "--tls", "none", "--allow-plaintext",
+                  "--auth", "scram-sha-256"),
+         [b"does not support --auth scram-sha-256", b"it offers: user, plain"]),
+        (4, "an untrusted certificate (no --cafile)",
+         lambda: fetch("--list", "--json", "--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit",
+                       password="secret-alice", tls=False), [b"--cafile"]),
+        (4, "a certificate for another host name",
+         lambda: subprocess.run([FETCH, "--host", "127.0.0.2", "--port", ENV["POP3_TEST_TLS_PORT"], "--tls", "implicit",
+                                 "--cafile", ENV["POP3_TEST_CA"], "--user", "alice", "--list", "--json"],
+                                env=dict(os.environ, POP3_PASSWORD="secret-alice"), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60),
+         [b"does not name 127.0.0.2", b"--host"]),
+        (4, "STLS not offered", lambda: fetch("--list", "--json", "--tls", "starttls", "--cafile", ENV["POP3_TEST_CA"],
+                                              *dovecot_plain[:2], password="secret-alice", tls=False),
+         [b"--tls none --allow-plaintext", b"--tls implicit"]),
+        (4, "--tls implicit on a plain POP3 port",
+         lambda: fetch("--list", "--json", "--tls", "implicit", "--port", ENV["POP3_TEST_PORT"], "--cafile",
+                       ENV["POP3_TEST_CA"], password="secret-alice", tls=False),
+         [b"plain POP3", b"--tls starttls"]),
+        (4, "plain POP3 expected on a POP3S port", with_server(tls_only_server, "--tls", "starttls"),
+         [b"speaks TLS from the start", b"--tls implicit"]),
+        (4, "USER/PASS without TLS", lambda: fetch("--list", "--json", *dovecot_plain, "--auth", "user",
+                                                    password="secret-alice", tls=False), [b"--allow-plaintext"]),
+        (5, "a closed port", closed_port, [b"--port"]),
+        (5, "a silent server with --timeout 1", silent("--tls", "none", "--timeout", "1"), [b"--timeout"]),
+        (6, "[IN-USE] at login", scripted(dict(capa=b"USER\r\n", pass_reply=b"-ERR [IN-USE] locked\r\n"),
+                                          "--tls", "none", "--allow-plaintext"), [b"IN-USE"]),
+        (7, "the Maildir is a file", unwritable_maildir, [b"not-a-directory"]),
+    ]
+
+
+def check_failure_text(p, must_contain, options):
+    """The text names what happened and only options that exist; no library API names."""
+    for needle in must_contain:
+        check(needle in p.stderr, "stderr lacks %r: %r" % (needle, p.stderr))
+    given = {a.encode() for a in p.args if isinstance(a, str)}
+    for opt in re.findall(rb"--[a-z][a-z0-9-]*", p.stderr):
+        check(opt in options or opt in given, "stderr names %r, which --help does not list: %r" % (opt, p.stderr))
+    for api in (b"::", b"()", b"make_tls_context", b"tls_mode", b"login_options"):
+        check(api not in p.stderr, "stderr speaks library API (%r): %r" % (api, p.stderr))
+
+
+def test_exit_code_table():
+    """Every exit code, triggered for real: code, JSON summary, and an actionable text."""
+    options = help_options()
+    seen = set()
+    for code, what, how, must_contain in exit_code_rows():
         t0 = time.time()
-        p = fetch("--list", "--port", str(silent.getsockname()[1]), "--tls", "none", "--timeout", "1",
-                  "--json", password="x", tls=False)
-        expect_rc(p, 5, "silent server with --timeout 1")
-        check(time.time() - t0 < 10, "--timeout 1 took %.1fs" % (time.time() - t0))
-        check(json_lines(p)[-1]["error"]["category"] == "network", "category")
+        p = how()
+        expect_rc(p, code, what)
+        seen.add(code)
+        check_failure_text(p, must_contain, options)
+        if b"--json" in b" ".join(a.encode() if isinstance(a, str) else a for a in p.args) and code != 2:
+            s = json_lines(p)[-1]
+            check(s["exit_code"] == code and s["ok"] == (code == 0), "%s: summary %r" % (what, s))
+        # Mode mismatches are recognised at once, not after the 30 s default timeout.
+        if "POP3S port" in what or "plain POP3 port" in what:
+            check(time.time() - t0 < 10, "%s took %.1fs" % (what, time.time() - t0))
+    check(seen >= {0, 1, 2, 3, 4, 5, 6, 7}, "exit codes not covered: %r" % ({0, 1, 2, 3, 4, 5, 6, 7} - seen))
+
+
+def wait_for(cond, seconds, what):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def run_until_signal(server, signo, d, after="RETR 2"):
+    env = {k: v for k, v in os.environ.items() if k != "POP3_PASSWORD"}
+    env["POP3_PASSWORD"] = "secret-alice"
+    env["HOME"] = os.path.join(SCRATCH, "home-empty")
+    p = subprocess.Popen([FETCH, "--host", "127.0.0.1", "--port", server.port, "--tls", "none",
+                          "--allow-plaintext", "--user", "alice", "--maildir", d, "--json"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: after in server.commands, 20, after)
+        t0 = time.time()
+        p.send_signal(signo)
+        out, err = p.communicate(timeout=30)
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err), time.time() - t0
     finally:
-        silent.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_signal_ends_with_summary():
+    """SIGINT/SIGTERM: a summary (also with --json), exit code 128+N, nothing lost, nothing
+    twice: the message in flight is dropped, what was stored is deleted and QUIT is sent;
+    a server that does not let the run end is cut off after the grace period."""
+    import signal
+    # Graceful: a slow but answering server.
+    srv = scripted_server(capa=b"USER\r\nUIDL\r\n", messages=SAMPLE, retr_delay=0.4)
+    try:
+        d = os.path.join(SCRATCH, "maildir-sigint")
+        p, took = run_until_signal(srv, signal.SIGINT, d)
+        expect_rc(p, 130, "SIGINT")
+        s = json_lines(p)[-1]
+        check(s["exit_code"] == 130 and s["error"]["category"] == "interrupted", "summary %r" % s)
+        check(took < 5, "the graceful stop took %.1fs" % took)
+        check("QUIT" in srv.commands, "no QUIT after SIGINT: %r" % srv.commands)
+        stored = maildir_messages(d)
+        fetched = [r for r in json_lines(p) if r["type"] == "fetched"]
+        check(len(stored) == len(fetched) == s["fetched"] and 1 <= len(stored) < len(SAMPLE),
+              "stored %d, reported %d, summary %r" % (len(stored), len(fetched), s))
+        check(srv.deleted == set(range(1, len(stored) + 1)), "deleted %r, stored %d" % (srv.deleted, len(stored)))
+        check(stored == SAMPLE[:len(stored)], "Maildir contents")
+    finally:
+        srv.close()
+    # Hard: a server that never answers RETR 2.
+    srv = scripted_server(capa=b"USER\r\nUIDL\r\n", messages=SAMPLE, stall_retr=2)
+    try:
+        d = os.path.join(SCRATCH, "maildir-sigterm")
+        p, took = run_until_signal(srv, signal.SIGTERM, d)
+        expect_rc(p, 143, "SIGTERM")
+        s = json_lines(p)[-1]
+        check(s["exit_code"] == 143 and s["error"]["category"] == "interrupted", "summary %r" % s)
+        check(took < 15, "the stop took %.1fs" % took)
+        check(b"SIGTERM" in p.stderr, "stderr: %r" % p.stderr)
+        check(maildir_messages(d) == SAMPLE[:1], "Maildir contents")
+        check(srv.deleted == set(), "deleted without QUIT: %r" % srv.deleted)
+    finally:
+        srv.close()
 
 
 def delete_in_other_session(user, number):
@@ -745,7 +1030,8 @@ TESTS = [
     test_credentials_sources,
     test_trace_redacts,
     test_progress_only_on_terminal,
-    test_exit_codes,
+    test_exit_code_table,
+    test_signal_ends_with_summary,
     test_server_error,
 ]
 

@@ -395,10 +395,12 @@ TEST_CASE("fetch_new: a failed delivery stops the run without DELE or QUIT", "[l
     out = run(server, store, app, leave_policy::delete_after_fetch());
     REQUIRE_FALSE(out.ec);
     CHECK(out.result.fetched == 3);
-    // The intent for all four was recorded in one batch before the first RETR, so the
-    // three never confirmed are all flagged; the application's dedupe makes that safe.
-    CHECK(out.result.redelivered == 3);
+    // The intent for all four was recorded in one batch before the first RETR; after the
+    // failure it was withdrawn for the two never reached, so only uid-2 (whose failed
+    // delivery may have stored it) comes back flagged.
+    CHECK(out.result.redelivered == 1);
     CHECK(index_of(events, "D:uid-2:maybe") < events.size());
+    CHECK(index_of(events, "D:uid-6") < events.size());
     CHECK(app.copies["uid-2"].size() == 1);
     check_done(original, *server, app, store, true);
 }
@@ -502,7 +504,7 @@ TEST_CASE("fetch_new: a refused RETR or DELE is a per-message failure, counted e
     out = run(server, store, app, leave_policy::delete_after_fetch());
     REQUIRE_FALSE(out.ec);
     CHECK(out.result.fetched == 1);
-    CHECK(out.result.redelivered == 1); // uid-2's intent was recorded before its RETR
+    CHECK(out.result.redelivered == 0); // uid-2 was refused, never delivered: not flagged
     check_done(original, *server, app, store, true);
 }
 
@@ -703,16 +705,18 @@ TEST_CASE("fetch_new streaming: a failed write aborts the message and stops the 
         CHECK(server->closed_by_client);
         CHECK(server->mailbox.size() == original.size());
         CHECK(store.find("uid-1")->stored);
-        CHECK_FALSE(store.find("uid-2")->stored);
+        // Aborted: certainly not stored, so its intent was withdrawn.
+        CHECK_FALSE(store.find("uid-2"));
 
-        // The rerun delivers uid-2 again (flagged) and finishes.
+        // The rerun delivers uid-2 again, not flagged, and finishes.
         streaming_app again(app);
         out = run_with(server, store, again, leave_policy::delete_after_fetch());
         REQUIRE_FALSE(out.ec);
         CHECK(out.result.fetched == 3);
+        CHECK(out.result.redelivered == 0);
         REQUIRE_FALSE(again.maybe.empty());
         CHECK(again.uids.front() == "uid-2");
-        CHECK(again.maybe.front());
+        CHECK_FALSE(again.maybe.front());
         check_done(original, *server, app, store, true);
     }
 }
@@ -809,6 +813,8 @@ TEST_CASE("fetch_new streaming: a refused RETR is never begun; the run goes on",
     CHECK(finished[1].second == pop3::errc::server_error);
     CHECK_FALSE(finished[0].second);
     CHECK_FALSE(finished[3].second);
+    // Refused, so certainly not delivered: no intent left to flag it next time.
+    CHECK_FALSE(store.find("uid-2"));
 }
 
 TEST_CASE("fetch_new streaming: a connection lost inside a message aborts it", "[leave]")
@@ -842,7 +848,7 @@ TEST_CASE("fetch_new streaming: a connection lost inside a message aborts it", "
     CHECK(delivery.aborts == 1);
     CHECK(delivery.commits == 0);
     CHECK(delivery.contract_violations == 0);
-    CHECK_FALSE(store.find("uid-6")->stored);
+    CHECK_FALSE(store.find("uid-6")); // aborted: the intent is withdrawn
     CHECK(count(server->commands, "DELE") == 0);
 }
 
@@ -927,9 +933,9 @@ TEST_CASE("fetch_new: a rerun after max_messages and a failure flags only what w
     options.max_messages = 3;
     auto out = run(server, store, app, leave_policy::delete_after_fetch(), options);
     CHECK(out.ec == std::errc::no_space_on_device);
-    CHECK_FALSE(store.find("uid-2")->stored);         // started
-    CHECK_FALSE(store.find(original[3].uid)->stored); // started (within the 3), not reached
-    CHECK_FALSE(store.find("uid-6"));                 // beyond max: untouched
+    CHECK_FALSE(store.find("uid-2")->stored); // its delivery failed: maybe stored
+    CHECK_FALSE(store.find(original[3].uid)); // within the 3, never reached: withdrawn
+    CHECK_FALSE(store.find("uid-6"));         // beyond max: untouched
 
     std::vector<std::string> events;
     app.events = &events;
@@ -937,8 +943,10 @@ TEST_CASE("fetch_new: a rerun after max_messages and a failure flags only what w
     out = run(server, store, app, leave_policy::delete_after_fetch(), options);
     REQUIRE_FALSE(out.ec);
     CHECK(out.result.fetched == 3);
-    CHECK(out.result.redelivered == 2);
-    CHECK(index_of(events, "D:uid-6") < events.size()); // new: not flagged
+    CHECK(out.result.redelivered == 1); // uid-2 only
+    CHECK(index_of(events, "D:uid-2:maybe") < events.size());
+    CHECK(index_of(events, "D:" + original[3].uid) < events.size()); // withdrawn: not flagged
+    CHECK(index_of(events, "D:uid-6") < events.size());               // new: not flagged
     check_done(original, *server, app, store, true);
 }
 

@@ -148,3 +148,78 @@ TEST_CASE("an async call without a token uses the executor's default token where
         }
     }(c);
 }
+
+TEST_CASE("a server that rejects AUTH itself: auth_command_rejected, no credential sent, "
+          "and what it offers")
+{
+    using m = pop3::auth_method;
+    struct server_kind {
+        const char* name;
+        std::string greeting;  // greeting and the answer to CAPA
+        std::string rejection; // the answer to AUTH
+        std::vector<m> offered;
+    };
+    const server_kind servers[] = {
+        // popa3d: no CAPA, a bare -ERR to every unknown command.
+        {"popa3d", "+OK\r\n-ERR\r\n", "-ERR\r\n", {m::user}},
+        // solid-pop3d: no CAPA either, an APOP timestamp in the greeting.
+        {"solid-pop3d", "+OK Solid POP3 server ready <12.34@host>\r\n-ERR Unknown command\r\n",
+         "-ERR command not implemented yet\r\n", {m::user, m::apop}},
+    };
+    for (const auto& server : servers) {
+        for (auto method : {m::plain, m::login, m::cram_md5, m::scram_sha_256, m::xoauth2}) {
+            INFO(server.name << " " << pop3::auth_method_name(method));
+            net::io_context ioc;
+            auto s = make_script(server.greeting + server.rejection);
+            client_type c{ioc.get_executor(), s};
+            c.read_greeting();
+            const auto sent_before = s->output.size();
+            pop3::login_options o;
+            o.method = method;
+            o.allow_plaintext = true;
+            std::error_code ec;
+            if (method == m::xoauth2) c.login_oauth("alice", "token-xyz", o, ec);
+            else c.login("alice", "s3cret", o, ec);
+            CHECK(ec == pop3::errc::auth_command_rejected);
+            CHECK(ec != pop3::errc::authentication_failed);
+            // Only the bare command went out: no initial response, no user name.
+            const auto sent = s->output.substr(sent_before);
+            CHECK(sent == std::string("AUTH ") + pop3::auth_method_name(method) + "\r\n");
+            CHECK(c.offered_auth_methods() == server.offered);
+            CHECK(c.state() == pop3::session_state::authorization);
+        }
+    }
+}
+
+TEST_CASE("a -ERR after the credential went out is still a refused credential")
+{
+    net::io_context ioc;
+    // Not advertised: PLAIN waits for "+", then the server refuses the credential.
+    auto s = make_script("+OK\r\n-ERR\r\n+ \r\n-ERR\r\n");
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    pop3::login_options o;
+    o.method = pop3::auth_method::plain;
+    o.allow_plaintext = true;
+    std::error_code ec;
+    c.login("alice", "s3cret", o, ec);
+    CHECK(ec == pop3::errc::authentication_failed);
+    CHECK(s->output.find("AUTH PLAIN\r\nAGFsaWNlAHMzY3JldA==\r\n") != std::string::npos);
+
+    // Advertised: the initial response rides on the AUTH line, so any -ERR refuses it.
+    net::io_context ioc2;
+    auto s2 = make_script("+OK\r\n+OK\r\nSASL PLAIN\r\n.\r\n-ERR\r\n");
+    client_type c2{ioc2.get_executor(), s2};
+    c2.read_greeting();
+    c2.login("alice", "s3cret", o, ec);
+    CHECK(ec == pop3::errc::authentication_failed);
+    CHECK(s2->output.find("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n") != std::string::npos);
+
+    // A response code says more than the timing: [SYS/TEMP] before any exchange.
+    net::io_context ioc3;
+    auto s3 = make_script("+OK\r\n-ERR\r\n-ERR [SYS/TEMP] try later\r\n");
+    client_type c3{ioc3.get_executor(), s3};
+    c3.read_greeting();
+    c3.login("alice", "s3cret", o, ec);
+    CHECK(ec == pop3::errc::temporary_failure);
+}

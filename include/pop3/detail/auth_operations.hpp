@@ -30,29 +30,10 @@ inline bool safe_without_tls(auth_method m) noexcept
     return m == auth_method::scram_sha_1 || m == auth_method::scram_sha_256;
 }
 
-inline const char* sasl_name(auth_method m) noexcept
-{
-    switch (m) {
-    case auth_method::plain: return "PLAIN";
-    case auth_method::login: return "LOGIN";
-    case auth_method::cram_md5: return "CRAM-MD5";
-    case auth_method::scram_sha_1: return "SCRAM-SHA-1";
-    case auth_method::scram_sha_256: return "SCRAM-SHA-256";
-    case auth_method::xoauth2: return "XOAUTH2";
-    case auth_method::oauthbearer: return "OAUTHBEARER";
-    default: return "";
-    }
-}
-
 /// Is `m` on offer? USER is assumed when the server gave no CAPA (RFC 1939 servers).
 inline bool offered(auth_method m, const protocol& p) noexcept
 {
-    switch (m) {
-    case auth_method::user: return p.caps().user || p.caps().entries.empty();
-    case auth_method::apop: return !p.greeting().apop_timestamp.empty();
-    case auth_method::automatic: return false;
-    default: return p.caps().has_sasl(sasl_name(m));
-    }
+    return offers(p.caps(), p.greeting(), m);
 }
 
 /// The method `automatic` stands for: the strongest the server offers that the policy
@@ -142,7 +123,12 @@ private:
 /// AUTH with a SASL mechanism (RFC 5034), then CAPA again.
 class sasl_op final : public capa_tail_op {
 public:
-    explicit sasl_op(std::unique_ptr<sasl::mechanism> mechanism) : mechanism_(std::move(mechanism))
+    /// `advertised`: the server listed the mechanism. If it did not (a forced method, a
+    /// server without CAPA), the initial response waits for the server's "+": a server
+    /// that rejects the AUTH command then never sees a credential, and the rejection is
+    /// reported as such (`auth_command_rejected`), not as refused credentials.
+    sasl_op(std::unique_ptr<sasl::mechanism> mechanism, bool advertised)
+        : mechanism_(std::move(mechanism)), advertised_(advertised)
     {
     }
     sasl_op(sasl_op&&) = default;
@@ -159,6 +145,7 @@ public:
         case phase::exchange:
             if (!response_due_) return step::wait();
             response_due_ = false;
+            credential_sent_ = true;
             commands::auth_response(out, response_);
             cleanse(response_);
             return step::secret_command(response_kind::sasl, 0);
@@ -192,12 +179,23 @@ private:
             phase_ = phase::capa;
             return {};
         case reply_status::err:
-            fail(aborted_ ? abort_error_ : login_error(reply));
+            fail(aborted_ ? abort_error_ : rejection(reply));
             p.set_error_detail(mechanism_->diagnostic());
             phase_ = phase::done;
             return {};
         }
         return {};
+    }
+
+    /// -ERR before any credential was exchanged refuses the command (or the mechanism),
+    /// not a password (RFC 5034 section 4; popa3d answers a bare "-ERR"). A response code
+    /// ([AUTH], [SYS/TEMP], ...) says more and wins.
+    std::error_code rejection(const server_reply& reply) const
+    {
+        const auto ec = login_error(reply);
+        if (!credential_sent_ && ec == errc::authentication_failed && reply.code.text.empty())
+            return errc::auth_command_rejected;
+        return ec;
     }
 
     step start(std::string& out)
@@ -225,8 +223,9 @@ private:
         // line stays within 255 octets; otherwise it follows the server's empty challenge.
         const auto line_length = 5 + name.size() + 1 + initial.size() + 2;
         std::error_code ec;
-        if (!initial.empty() && line_length <= 255) {
+        if (!initial.empty() && line_length <= 255 && advertised_) {
             ec = commands::auth(out, name, initial);
+            credential_sent_ = true;
         } else {
             ec = commands::auth(out, name);
             pending_initial_ = std::move(initial);
@@ -269,6 +268,8 @@ private:
     std::unique_ptr<sasl::mechanism> mechanism_;
     std::string pending_initial_;
     std::string response_;
+    bool advertised_;
+    bool credential_sent_ = false; ///< an initial response or a response went out
     bool response_due_ = false;
     bool aborted_ = false;
     std::error_code abort_error_;
@@ -348,7 +349,8 @@ private:
         case m::automatic: return errc::mechanism_unavailable;
         }
         cleanse(secret_);
-        if (mechanism) inner_ = std::make_unique<sasl_op>(std::move(mechanism));
+        if (mechanism)
+            inner_ = std::make_unique<sasl_op>(std::move(mechanism), offered(method_, p));
         return {};
     }
 

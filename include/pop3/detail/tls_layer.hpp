@@ -12,6 +12,7 @@
 #include <pop3/error.hpp>
 #include <pop3/tls.hpp>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -162,10 +163,21 @@ public:
         const long verify_result = SSL_get_verify_result(ssl);
         if ((SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0 && verify_result != X509_V_OK)
             return certificate_failure(verify_result);
+        if (is_plaintext_reply(ec)) return errc::tls_not_spoken;
         return ec;
     }
 
 private:
+    /// What OpenSSL reports when the first "record" it reads is text, such as a POP3
+    /// greeting ("+OK ..." read as a record header: type '+', version "OK").
+    static bool is_plaintext_reply(const std::error_code& ec) noexcept
+    {
+        if (ec.category() != net::error::get_ssl_category()) return false;
+        const auto reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+        return reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_UNKNOWN_PROTOCOL ||
+               reason == SSL_R_PACKET_LENGTH_TOO_LONG || reason == SSL_R_HTTP_REQUEST;
+    }
+
     std::string server_name_;
     certificate_check check_ = certificate_check::verify;
 };
