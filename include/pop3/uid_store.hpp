@@ -169,8 +169,9 @@ inline bool is_storable_uid(std::string_view uid) noexcept
 
 /// The state of leave-on-server for one account: UID -> `uid_entry`.
 ///
-/// Implement the three `do_*` functions to keep the state in your own database. The
-/// contract every implementation must keep:
+/// To keep the state in your own database, derive and implement the four pure virtual
+/// functions: `do_find`, `do_for_each`, `do_apply` and `size`. The contract every
+/// implementation must keep:
 /// - `apply` is atomic and durable: when it returns without error, every change of the
 ///   batch survives a crash or power loss; when it fails (or the process dies inside it),
 ///   either all of the batch or none of it is visible afterwards.

@@ -158,6 +158,45 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
     }
 }
 
+TEST_CASE("dovecot auth: implicit TLS on the plain POP3 port is tls_not_spoken, sync and async")
+{
+    const auto& env = dovecot_env::get();
+    auto tls = pop3::make_tls_context({env.ca_file(), {}});
+    {
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        std::error_code ec;
+        c.connect(env.host(), env.port(), pop3::tls_mode::implicit, ec);
+        CHECK(ec == pop3::errc::tls_not_spoken);
+        CHECK_FALSE(c.tls_active());
+    }
+    {
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        pop3::net_error_code ec;
+        bool done = false;
+        c.async_connect(env.host(), env.port(), pop3::tls_mode::implicit,
+                        [&](pop3::net_error_code e) {
+                            ec = e;
+                            done = true;
+                        });
+        ioc.run_for(std::chrono::seconds(20));
+        CHECK(done);
+        CHECK(ec == pop3::errc::tls_not_spoken);
+    }
+    {
+        // The throwing form names it the same way, as a pop3::error.
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        try {
+            c.connect(env.host(), env.port(), pop3::tls_mode::implicit);
+            FAIL("connected");
+        } catch (const pop3::error& e) {
+            CHECK(e.code() == pop3::errc::tls_not_spoken);
+        }
+    }
+}
+
 TEST_CASE("dovecot auth: TLS required and no STLS offered: no credential is sent")
 {
     const auto& env = dovecot_env::get();

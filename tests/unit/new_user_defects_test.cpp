@@ -79,6 +79,29 @@ TEST_CASE("last_error_reply is the reply that failed the call, and empty after a
     CHECK(c.last_error_reply().text.empty());
 }
 
+TEST_CASE("a handler's own error after a per-message -ERR carries no server reply")
+{
+    net::io_context ioc;
+    auto s = make_script(greeting + logged_in +
+                         // retr_many({999, 1}): a -ERR handed to the handler, then a
+                         // message the handler fails on (a local error)
+                         "-ERR There's no message 999.\r\n+OK\r\nhello\r\n.\r\n");
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    c.login("alice", "s3cret", user_pass);
+    std::error_code ec;
+    c.retr_many(
+        {999, 1},
+        [&](const pop3::message_part& part) -> std::error_code {
+            if (part.number == 1) return std::make_error_code(std::errc::no_space_on_device);
+            return {};
+        },
+        ec);
+    CHECK(ec == std::errc::no_space_on_device);
+    CHECK(c.last_error_reply().text.empty());
+    CHECK(c.last_error_reply().status != pop3::reply_status::err);
+}
+
 TEST_CASE("wrong_state after login names what is allowed when, not only 'log in first'")
 {
     net::io_context ioc;

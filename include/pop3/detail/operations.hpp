@@ -455,11 +455,12 @@ public:
         return step::command(response_kind::multi_line);
     }
 
-    std::error_code on_reply(protocol&, const server_reply& reply) override
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
     {
         if (!reply.ok()) {
             message_error_ = error_from_reply(reply);
             message_reply_ = reply;
+            p.clear_error_reply(); // the handler gets it; the call does not fail for it
         }
         return {};
     }

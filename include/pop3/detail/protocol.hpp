@@ -137,6 +137,9 @@ public:
     const server_reply& error_reply() const noexcept { return error_reply_; }
     /// Adds what a failed exchange reported before its -ERR (see server_reply::detail).
     void set_error_detail(std::string detail) { error_reply_.detail = std::move(detail); }
+    /// For a -ERR the operation handed on as a per-message result (retr_many): it does not
+    /// fail the call, so it must not be what a later failure reports.
+    void clear_error_reply() noexcept { error_reply_ = {}; }
     void set_trace(trace_hook hook) { trace_ = std::move(hook); }
 
     // ---- driver interface ------------------------------------------------------------
