@@ -157,6 +157,9 @@ net_error_code to_net_error_code(const typename detail::same_type<StdErrorCode>:
 /// is a pop3 error again.
 inline std::error_code from_net_error_code(const net_error_code& ec)
 {
+    // Success is the one value-initialized code: Boost's converts to an equal value in a
+    // category of its own, which would compare unequal to std::error_code{}.
+    if (!ec) return {};
     if (const auto* carried = dynamic_cast<const detail::boost_category_for_std*>(&ec.category()))
         return {ec.value(), carried->std_category()};
     return std::error_code(ec);
