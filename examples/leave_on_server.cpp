@@ -17,6 +17,32 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <string_view>
+#include <system_error>
+
+/// The file name for a UID. A UID is the server's text (any bytes 0x21-0xFF, "../x"
+/// included): it must never become a path. Letters, digits, '-' and '_' stay; every other
+/// byte becomes %XX, so distinct UIDs get distinct names and none leaves `out_dir`.
+/// Empty when the name would be too long for a file system (the message then stays on the
+/// server, reported, instead of being stored under a name that could collide).
+std::string file_name_for(std::string_view uid)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    std::string name;
+    for (const char ch : uid) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_') {
+            name += ch;
+        } else {
+            name += '%';
+            name += hex[c >> 4];
+            name += hex[c & 0xF];
+        }
+    }
+    if (name.size() > 200) return {};
+    return name + ".eml";
+}
 
 int main(int argc, char** argv)
 {
@@ -46,7 +72,9 @@ int main(int argc, char** argv)
         // pass a pop3::message_delivery instead: each message then streams into it in
         // constant memory, as pop3-fetch does.)
         auto deliver = [&](const pop3::fetched_message& m) -> std::error_code {
-            std::ofstream out(out_dir + "/" + std::string(m.uid) + ".eml", std::ios::binary);
+            const auto name = file_name_for(m.uid);
+            if (name.empty()) return std::make_error_code(std::errc::filename_too_long);
+            std::ofstream out(out_dir + "/" + name, std::ios::binary);
             out.write(m.bytes.data(), static_cast<std::streamsize>(m.bytes.size()));
             out.close();
             return out ? std::error_code{} : std::make_error_code(std::errc::io_error);

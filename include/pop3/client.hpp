@@ -139,8 +139,9 @@ public:
     const pop3::timeouts& timeouts() const noexcept { return impl_->timeouts_; }
     /// Installs a protocol trace; passwords, SASL responses and tokens are never shown.
     void set_trace(trace_hook hook) { impl_->proto_.set_trace(std::move(hook)); }
-    /// Limits on what the server may send. Call before connecting.
-    void set_limits(const parser_limits& limits) { impl_->proto_ = detail::protocol(limits); }
+    /// Limits on what the server may send. Call before connecting. Keeps the trace.
+    void set_limits(const parser_limits& limits) { impl_->proto_.set_limits(limits); }
+    const parser_limits& limits() const noexcept { return impl_->proto_.limits(); }
 
     // ---- connecting -------------------------------------------------------------------
 
@@ -546,6 +547,19 @@ public:
     /// reply ([SYS/TEMP] etc.) means they were not: the call fails with that error.
     bool quit() { return run_throwing(detail::quit_op{}); }
     bool quit(std::error_code& ec) { return run(detail::quit_op{}, ec); }
+
+    /// Ends the session WITHOUT QUIT: the connection is closed (for streams over a socket)
+    /// and the server applies none of this session's DELEs (RFC 1939 section 6 deletes only
+    /// on QUIT). For abandoning a session after an error; an operation still running
+    /// completes with an error. `connect` may start a new session afterwards.
+    void close() noexcept
+    {
+        if constexpr (detail::has_native_socket<Stream>::value) {
+            detail::net_error_code ignored;
+            impl_->stream_.lowest_layer().close(ignored);
+        }
+        impl_->proto_.set_state(session_state::closed);
+    }
     template <class Token = default_token> auto async_quit(Token&& token = default_token{})
     {
         return run_async(detail::quit_op{}, std::forward<Token>(token));

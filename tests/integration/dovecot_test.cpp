@@ -6,7 +6,9 @@
 
 #include <pop3/client.hpp>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -255,4 +257,30 @@ TEST_CASE("dovecot: STLS and implicit TLS with the test CA")
         CHECK(ec == pop3::errc::tls_required);
         CHECK_FALSE(c.tls_active());
     }
+}
+
+TEST_CASE("dovecot: close() abandons the session without QUIT, so DELE marks are not applied")
+{
+    const auto& env = dovecot_env::get();
+    const auto count = env.mailbox("alice").size();
+    REQUIRE(count >= 1);
+    session s("alice");
+    s.client.dele(1);
+    s.client.close();
+    CHECK(s.client.state() == pop3::session_state::closed);
+    std::error_code ec;
+    s.client.noop(ec);
+    CHECK(ec == pop3::errc::wrong_state); // nothing after close, as after quit
+    // The same client starts a new session; the message is still there. (Dovecot may need
+    // a moment to notice the closed connection and release the mailbox.)
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        s.client.connect(env.host(), env.port(), pop3::tls_mode::none);
+        s.client.login("alice", dovecot_env::password("alice"), ec);
+        if (ec != pop3::errc::mailbox_in_use) break;
+        s.client.close();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE_FALSE(ec);
+    CHECK(s.client.stat().count == count);
+    CHECK(s.client.quit());
 }

@@ -109,11 +109,96 @@ def test_leave_on_server():
     check(p.returncode == 0 and p.stdout.startswith(b"0 new, 0 deleted"), "second run", p)
 
 
+class hostile_tls_server:
+    """An implicit-TLS POP3 server (Dovecot's test certificate) whose UIDs try to escape the
+    output directory: one session, USER/PASS, CAPA, UIDL, LIST, RETR, DELE, QUIT."""
+
+    def __init__(self, uids):
+        import socket
+        import ssl
+        import threading
+        self.uids = uids
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(os.path.join(ENV["POP3_TEST_DIR"], "server.pem"),
+                                 os.path.join(ENV["POP3_TEST_DIR"], "server.key"))
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.listener.settimeout(30)
+        self.port = str(self.listener.getsockname()[1])
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        try:
+            conn.settimeout(30)
+            with self.ctx.wrap_socket(conn, server_side=True) as t:
+                f = t.makefile("rwb")
+                f.write(b"+OK ready\r\n")
+                f.flush()
+                bodies = [b"Subject: %d\r\n\r\nbody\r\n" % i for i in range(len(self.uids))]
+                for line in f:
+                    verb, _, arg = line.strip().partition(b" ")
+                    verb = verb.upper()
+                    if verb == b"CAPA":
+                        f.write(b"+OK\r\nUSER\r\nUIDL\r\nSASL PLAIN\r\n.\r\n")
+                    elif verb in (b"LIST", b"UIDL"):
+                        f.write(b"+OK\r\n")
+                        for i, (u, b) in enumerate(zip(self.uids, bodies), 1):
+                            f.write(b"%d %s\r\n" % (i, u if verb == b"UIDL" else b"%d" % len(b)))
+                        f.write(b".\r\n")
+                    elif verb == b"RETR":
+                        f.write(b"+OK\r\n" + bodies[int(arg) - 1] + b".\r\n")
+                    elif verb == b"QUIT":
+                        f.write(b"+OK\r\n")
+                        f.flush()
+                        return
+                    else:  # AUTH PLAIN ..., USER, PASS, DELE, NOOP
+                        f.write(b"+OK\r\n")
+                    f.flush()
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.listener.close()
+        self.thread.join(10)
+
+
+def test_leave_on_server_hostile_uids():
+    """UIDs are the server's text: "../x" and "/etc/y" must not become paths."""
+    hostile = [b"../escaped", b"/tmp/absolute", b"a/../../b", b"..", b"%2e%2e", b"plain-uid_1"]
+    server = hostile_tls_server(hostile)
+    try:
+        base = os.path.join(SCRATCH, "hostile")
+        out_dir = os.path.join(base, "out")
+        os.makedirs(out_dir)
+        p = run("leave_on_server", "localhost", "alice", os.path.join(base, "state"), out_dir, server.port,
+                ENV["POP3_TEST_CA"])
+        if p is None:
+            return "skipped"
+        check(p.returncode == 0 and p.stdout.startswith(b"%d new" % len(hostile)), "run", p)
+        names = sorted(os.listdir(out_dir))
+        check(len(names) == len(hostile), "one file per UID, all inside OUT-DIR: %r" % names)
+        check(all("/" not in n and not n.startswith(".") for n in names), "names %r" % names)
+        check(sorted(os.listdir(base)) == ["out", "state", "state.lock"], "nothing beside OUT-DIR: %r" % os.listdir(base))
+        check(not os.path.exists("/tmp/absolute.eml"), "wrote /tmp/absolute.eml")
+        check("plain-uid_1.eml" in names, "a plain UID keeps its name: %r" % names)
+    finally:
+        server.close()
+
+
 def main():
     load_env()
     passed = failed = 0
     try:
-        for t in (test_quickstart, test_tls_scram, test_poll_many, test_leave_on_server):
+        for t in (test_quickstart, test_tls_scram, test_poll_many, test_leave_on_server,
+                  test_leave_on_server_hostile_uids):
             try:
                 result = t()
                 passed += 1

@@ -627,3 +627,22 @@ TEST_CASE("an I/O error injected at every step of every operation ends in an err
         }
     }
 }
+
+TEST_CASE("set_limits keeps the trace installed before it, and the limits apply")
+{
+    net::io_context ioc;
+    auto s = std::make_shared<script>();
+    s->input = "+OK ready\r\n+OK\r\nUSER\r\n" + std::string(100, 'X') + "\r\n.\r\n";
+    client_type c{ioc.get_executor(), s};
+    std::vector<std::string> traced;
+    c.set_trace([&](pop3::trace_direction, std::string_view line) { traced.emplace_back(line); });
+    pop3::parser_limits limits;
+    limits.max_line_length = 50;
+    c.set_limits(limits);
+    CHECK(c.limits().max_line_length == 50);
+    std::error_code ec;
+    c.read_greeting(ec);
+    CHECK(ec == pop3::errc::line_too_long); // the 100-octet CAPA line
+    REQUIRE_FALSE(traced.empty());          // the trace survived set_limits
+    CHECK(traced.front().find("+OK ready") != std::string::npos);
+}

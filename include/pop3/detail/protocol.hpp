@@ -133,6 +133,9 @@ public:
     pop3::greeting& greeting() noexcept { return greeting_; }
     bool tls_active() const noexcept { return tls_active_; }
     const parser_limits& limits() const noexcept { return parser_.limits(); }
+    /// New limits for what the server may send; the trace, the pipeline window and the
+    /// session stay. Between operations only (the parser holds no state then).
+    void set_limits(const parser_limits& limits) { parser_ = response_parser(limits); }
     /// The last -ERR (or failed) reply: the diagnostics for an operation's error.
     const server_reply& error_reply() const noexcept { return error_reply_; }
     /// Adds what a failed exchange reported before its -ERR (see server_reply::detail).
