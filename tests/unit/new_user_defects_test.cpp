@@ -151,8 +151,9 @@ TEST_CASE("a client over a stream without a socket promises no timeouts")
 TEST_CASE("an async call without a token uses the executor's default token where Asio has one")
 {
     net::io_context ioc;
-    client_type c{ioc.get_executor(), make_script(greeting + "+OK\r\n")};
+    client_type c{ioc.get_executor(), make_script(greeting + logged_in + "+OK\r\n")};
     c.read_greeting();
+    c.login("alice", "s3cret", user_pass); // NOOP is a TRANSACTION-state command
     // Asio 1.24+ (deferred): `c.async_noop()` is an operation that starts when given a handler.
     // Older Asio has no default token: the call does not compile, with a static_assert that
     // says to pass one (check_token in detail/engine.hpp).
