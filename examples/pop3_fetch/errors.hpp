@@ -126,7 +126,6 @@ struct hint_context {
 /// not say it already. Names only options that exist (a test checks it against --help).
 inline std::string hint(const std::error_code& ec, const options& o, const hint_context& at)
 {
-    const std::string port = o.port;
     if (ec == pop3::errc::certificate_name_mismatch)
         return "the certificate does not name " + o.host +
                "; use --host with a name the certificate lists";
@@ -144,7 +143,7 @@ inline std::string hint(const std::error_code& ec, const options& o, const hint_
         return "use --tls implicit if the server has a POP3S port (usually 995), or, on a "
                "trusted network only, --tls none --allow-plaintext";
     if (ec == pop3::errc::tls_not_spoken)
-        return "port " + port + " speaks plain POP3: use --tls starttls, or --tls implicit "
+        return "port " + o.port + " speaks plain POP3: use --tls starttls, or --tls implicit "
                "with the server's POP3S port (usually 995)";
     if (ec == pop3::errc::insecure_authentication)
         return "use TLS (--tls implicit or starttls), or --allow-plaintext if the network is "
@@ -165,10 +164,10 @@ inline std::string hint(const std::error_code& ec, const options& o, const hint_
         return h + ")";
     }
     if (ec == asio::error::connection_refused)
-        return "nothing listens on " + o.host + " port " + port + "; check --host and --port";
+        return "nothing listens on " + o.host + " port " + o.port + "; check --host and --port";
     if (ec == pop3::errc::timeout) {
         if (at.connecting && o.tls_mode() != pop3::tls_mode::implicit && !at.not_tls_either)
-            return "no greeting: raise --timeout for a slow server; if port " + port +
+            return "no greeting: raise --timeout for a slow server; if port " + o.port +
                    " speaks TLS from the start (POP3S), use --tls implicit";
         if (at.connecting)
             return "the server accepted the connection but sent no greeting (and does not "

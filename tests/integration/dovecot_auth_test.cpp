@@ -35,6 +35,37 @@ struct sent_lines {
     }
 };
 
+/// Connects the TCP layer the way a caller would, without the library.
+void connect_by_hand(tls_client& c, const std::string& host, const std::string& port)
+{
+    net::ip::tcp::resolver resolver(c.get_executor());
+    net::connect(c.next_layer(), resolver.resolve(host, port));
+}
+
+/// Runs `ioc` until the handler has run, at most 20 s.
+template <class Start> pop3::net_error_code run_async(net::io_context& ioc, Start start)
+{
+    pop3::net_error_code result;
+    bool done = false;
+    start([&](pop3::net_error_code ec) {
+        result = ec;
+        done = true;
+    });
+    ioc.restart();
+    ioc.run_for(std::chrono::seconds(20));
+    REQUIRE(done);
+    return result;
+}
+
+bool sent_a_credential(const sent_lines& sent)
+{
+    for (const auto& line : sent.lines)
+        if (line.rfind("USER", 0) == 0 || line.rfind("PASS", 0) == 0 || line.rfind("AUTH", 0) == 0)
+            return true;
+    return false;
+}
+
+
 } // namespace
 
 TEST_CASE("dovecot auth: every mechanism logs in over STLS and implicit TLS")
@@ -123,16 +154,10 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
         auto tls = pop3::make_tls_context({env.ca_file(), {}});
         net::io_context ioc;
         tls_client c{ioc, tls};
-        pop3::net_error_code ec;
-        bool done = false;
-        c.async_connect("127.0.0.2", env.tls_port(), pop3::tls_mode::implicit,
-                        [&](pop3::net_error_code e) {
-                            ec = e;
-                            done = true;
-                        });
-        ioc.run_for(std::chrono::seconds(20));
-        CHECK(done);
-        CHECK(ec == pop3::errc::certificate_name_mismatch);
+        const auto ec = run_async(ioc, [&](auto handler) {
+            c.async_connect("127.0.0.2", env.tls_port(), pop3::tls_mode::implicit, handler);
+        });
+        CHECK(pop3::from_net_error_code(ec) == pop3::errc::certificate_name_mismatch);
     }
     {
         // The system trust store does not know the test CA.
@@ -158,45 +183,6 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
     }
 }
 
-TEST_CASE("dovecot auth: implicit TLS on the plain POP3 port is tls_not_spoken, sync and async")
-{
-    const auto& env = dovecot_env::get();
-    auto tls = pop3::make_tls_context({env.ca_file(), {}});
-    {
-        net::io_context ioc;
-        tls_client c{ioc, tls};
-        std::error_code ec;
-        c.connect(env.host(), env.port(), pop3::tls_mode::implicit, ec);
-        CHECK(ec == pop3::errc::tls_not_spoken);
-        CHECK_FALSE(c.tls_active());
-    }
-    {
-        net::io_context ioc;
-        tls_client c{ioc, tls};
-        pop3::net_error_code ec;
-        bool done = false;
-        c.async_connect(env.host(), env.port(), pop3::tls_mode::implicit,
-                        [&](pop3::net_error_code e) {
-                            ec = e;
-                            done = true;
-                        });
-        ioc.run_for(std::chrono::seconds(20));
-        CHECK(done);
-        CHECK(ec == pop3::errc::tls_not_spoken);
-    }
-    {
-        // The throwing form names it the same way, as a pop3::error.
-        net::io_context ioc;
-        tls_client c{ioc, tls};
-        try {
-            c.connect(env.host(), env.port(), pop3::tls_mode::implicit);
-            FAIL("connected");
-        } catch (const pop3::error& e) {
-            CHECK(e.code() == pop3::errc::tls_not_spoken);
-        }
-    }
-}
-
 TEST_CASE("dovecot auth: TLS required and no STLS offered: no credential is sent")
 {
     const auto& env = dovecot_env::get();
@@ -214,39 +200,38 @@ TEST_CASE("dovecot auth: TLS required and no STLS offered: no credential is sent
     CHECK(sent.lines == std::vector<std::string>{"CAPA"});
 }
 
-namespace {
-
-/// Connects the TCP layer the way a caller would, without the library.
-void connect_by_hand(tls_client& c, const std::string& host, const std::string& port)
+TEST_CASE("dovecot auth: implicit TLS on the plain POP3 port is tls_not_spoken, sync and async")
 {
-    net::ip::tcp::resolver resolver(c.get_executor());
-    net::connect(c.next_layer(), resolver.resolve(host, port));
+    const auto& env = dovecot_env::get();
+    auto tls = pop3::make_tls_context({env.ca_file(), {}});
+    {
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        std::error_code ec;
+        c.connect(env.host(), env.port(), pop3::tls_mode::implicit, ec);
+        CHECK(ec == pop3::errc::tls_not_spoken);
+        CHECK_FALSE(c.tls_active());
+    }
+    {
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        const auto ec = run_async(ioc, [&](auto handler) {
+            c.async_connect(env.host(), env.port(), pop3::tls_mode::implicit, handler);
+        });
+        CHECK(pop3::from_net_error_code(ec) == pop3::errc::tls_not_spoken);
+    }
+    {
+        // The throwing form names it the same way, as a pop3::error.
+        net::io_context ioc;
+        tls_client c{ioc, tls};
+        try {
+            c.connect(env.host(), env.port(), pop3::tls_mode::implicit);
+            FAIL("connected");
+        } catch (const pop3::error& e) {
+            CHECK(e.code() == pop3::errc::tls_not_spoken);
+        }
+    }
 }
-
-/// Runs `ioc` until the handler has run, at most 20 s.
-template <class Start> pop3::net_error_code run_async(net::io_context& ioc, Start start)
-{
-    pop3::net_error_code result;
-    bool done = false;
-    start([&](pop3::net_error_code ec) {
-        result = ec;
-        done = true;
-    });
-    ioc.restart();
-    ioc.run_for(std::chrono::seconds(20));
-    REQUIRE(done);
-    return result;
-}
-
-bool sent_a_credential(const sent_lines& sent)
-{
-    for (const auto& line : sent.lines)
-        if (line.rfind("USER", 0) == 0 || line.rfind("PASS", 0) == 0 || line.rfind("AUTH", 0) == 0)
-            return true;
-    return false;
-}
-
-} // namespace
 
 TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host name too")
 {

@@ -570,18 +570,12 @@ def test_progress_only_on_terminal():
     check(b"13/13 msgs" in tty and b"\r" in tty, "no progress bar on a terminal: %r" % tty[-300:])
 
 
-class scripted_server:
-    """A POP3 server on 127.0.0.1 that plays the quirks of real ones (popa3d's bare -ERR,
-    solid-pop3d's APOP greeting without CAPA, a slow or stalled RETR, [IN-USE]). Serves
-    connections one at a time in a thread; records every command line it received."""
+class loopback_server:
+    """A listener on 127.0.0.1 (random port) served from a thread until close(); each
+    connection goes to self.session(conn), in its own thread when `threaded`."""
 
-    def __init__(self, greeting=b"+OK ready\r\n", capa=None, auth_reply=b"-ERR\r\n",
-                 pass_reply=b"+OK Logged in.\r\n", messages=(), retr_delay=0.0, stall_retr=None):
-        self.greeting, self.capa, self.auth_reply, self.pass_reply = greeting, capa, auth_reply, pass_reply
-        self.messages = list(messages)
-        self.retr_delay, self.stall_retr = retr_delay, stall_retr
-        self.commands = []
-        self.deleted = set()
+    def __init__(self, threaded=False):
+        self.threaded = threaded
         self.stopping = False
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -597,12 +591,38 @@ class scripted_server:
                 conn, _ = self.listener.accept()
             except (socket.timeout, OSError):
                 continue
-            try:
-                self.session(conn)
-            except OSError:
-                pass
-            finally:
-                conn.close()
+            if self.threaded:
+                threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+            else:
+                self.serve(conn)
+
+    def serve(self, conn):
+        try:
+            self.session(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stopping = True
+        self.listener.close()
+        self.thread.join(10)
+
+
+class scripted_server(loopback_server):
+    """A POP3 server that plays the quirks of real ones (popa3d's bare -ERR, solid-pop3d's
+    APOP greeting without CAPA, a slow or stalled RETR, [IN-USE]). Serves connections one
+    at a time; records every command line it received."""
+
+    def __init__(self, greeting=b"+OK ready\r\n", capa=None, auth_reply=b"-ERR\r\n",
+                 pass_reply=b"+OK Logged in.\r\n", messages=(), retr_delay=0.0, stall_retr=None):
+        self.greeting, self.capa, self.auth_reply, self.pass_reply = greeting, capa, auth_reply, pass_reply
+        self.messages = list(messages)
+        self.retr_delay, self.stall_retr = retr_delay, stall_retr
+        self.commands = []
+        self.deleted = set()
+        super().__init__()
 
     def session(self, conn):
         conn.settimeout(30)
@@ -653,56 +673,24 @@ class scripted_server:
                 f.write(b"-ERR\r\n")
             f.flush()
 
-    def close(self):
-        self.stopping = True
-        self.listener.close()
-        self.thread.join(10)
-
-
-class tls_only_server:
+class tls_only_server(loopback_server):
     """Speaks TLS from the first byte (POP3S) with Dovecot's certificate, greets after the
-    handshake: what a client that forgot --tls implicit meets on port 995."""
+    handshake: what a client that forgot --tls implicit meets on port 995. Each connection
+    in its own thread, as real servers do: the client's probe comes while its first
+    connection still waits."""
 
     def __init__(self):
         import ssl
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(ENV["POP3_TEST_DIR"], "server.pem"),
-                            os.path.join(ENV["POP3_TEST_DIR"], "server.key"))
-        self.ctx = ctx
-        self.stopping = False
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(4)
-        self.listener.settimeout(0.2)
-        self.port = str(self.listener.getsockname()[1])
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.listener.accept()
-            except (socket.timeout, OSError):
-                continue
-            # Each connection in its own thread, as real servers do: the client's probe
-            # comes while its first connection still waits.
-            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(os.path.join(ENV["POP3_TEST_DIR"], "server.pem"),
+                                 os.path.join(ENV["POP3_TEST_DIR"], "server.key"))
+        super().__init__(threaded=True)
 
     def session(self, conn):
-        try:
-            conn.settimeout(10)
-            with self.ctx.wrap_socket(conn, server_side=True) as t:
-                t.sendall(b"+OK ready\r\n")
-                t.recv(100)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self):
-        self.stopping = True
-        self.listener.close()
-        self.thread.join(10)
+        conn.settimeout(10)
+        with self.ctx.wrap_socket(conn, server_side=True) as t:
+            t.sendall(b"+OK ready\r\n")
+            t.recv(100)
 
 
 def help_options():
@@ -720,13 +708,7 @@ def exit_code_rows():
     dovecot_plain = ["--port", ENV["POP3_TEST_NOSTLS_PORT"], "--tls", "none"]
 
     def scripted(server_args, *args, password="secret-alice"):
-        def run():
-            srv = scripted_server(**server_args)
-            try:
-                return fetch("--list", "--json", "--port", srv.port, *args, password=password, tls=False)
-            finally:
-                srv.close()
-        return run
+        return with_server(lambda: scripted_server(**server_args), *args, password=password)
 
     def with_server(make, *args, password="secret-alice"):
         def run():

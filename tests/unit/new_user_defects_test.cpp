@@ -217,33 +217,35 @@ TEST_CASE("a server that rejects AUTH itself: auth_command_rejected, no credenti
 
 TEST_CASE("a -ERR after the credential went out is still a refused credential")
 {
-    net::io_context ioc;
-    // Not advertised: PLAIN waits for "+", then the server refuses the credential.
-    auto s = make_script("+OK\r\n-ERR\r\n+ \r\n-ERR\r\n");
-    client_type c{ioc.get_executor(), s};
-    c.read_greeting();
+    struct exchange {
+        const char* what;
+        std::string input;         // greeting, CAPA's answer, the server's replies to AUTH
+        const char* sent;          // what the client must have sent
+        pop3::errc expected;
+    };
+    const exchange cases[] = {
+        // Not advertised: PLAIN waits for "+", then the server refuses the credential.
+        {"not advertised", "+OK\r\n-ERR\r\n+ \r\n-ERR\r\n",
+         "AUTH PLAIN\r\nAGFsaWNlAHMzY3JldA==\r\n", pop3::errc::authentication_failed},
+        // Advertised: the initial response rides on the AUTH line, so any -ERR refuses it.
+        {"advertised", "+OK\r\n+OK\r\nSASL PLAIN\r\n.\r\n-ERR\r\n",
+         "AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n", pop3::errc::authentication_failed},
+        // A response code says more than the timing: [SYS/TEMP] before any exchange.
+        {"[SYS/TEMP]", "+OK\r\n-ERR\r\n-ERR [SYS/TEMP] try later\r\n", "AUTH PLAIN\r\n",
+         pop3::errc::temporary_failure},
+    };
     pop3::login_options o;
     o.method = pop3::auth_method::plain;
     o.allow_plaintext = true;
-    std::error_code ec;
-    c.login("alice", "s3cret", o, ec);
-    CHECK(ec == pop3::errc::authentication_failed);
-    CHECK(s->output.find("AUTH PLAIN\r\nAGFsaWNlAHMzY3JldA==\r\n") != std::string::npos);
-
-    // Advertised: the initial response rides on the AUTH line, so any -ERR refuses it.
-    net::io_context ioc2;
-    auto s2 = make_script("+OK\r\n+OK\r\nSASL PLAIN\r\n.\r\n-ERR\r\n");
-    client_type c2{ioc2.get_executor(), s2};
-    c2.read_greeting();
-    c2.login("alice", "s3cret", o, ec);
-    CHECK(ec == pop3::errc::authentication_failed);
-    CHECK(s2->output.find("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n") != std::string::npos);
-
-    // A response code says more than the timing: [SYS/TEMP] before any exchange.
-    net::io_context ioc3;
-    auto s3 = make_script("+OK\r\n-ERR\r\n-ERR [SYS/TEMP] try later\r\n");
-    client_type c3{ioc3.get_executor(), s3};
-    c3.read_greeting();
-    c3.login("alice", "s3cret", o, ec);
-    CHECK(ec == pop3::errc::temporary_failure);
+    for (const auto& k : cases) {
+        INFO(k.what);
+        net::io_context ioc;
+        auto s = make_script(k.input);
+        client_type c{ioc.get_executor(), s};
+        c.read_greeting();
+        std::error_code ec;
+        c.login("alice", "s3cret", o, ec);
+        CHECK(ec == k.expected);
+        CHECK(s->output.find(k.sent) != std::string::npos);
+    }
 }
