@@ -1,0 +1,373 @@
+// pop3/detail/fetch_job.hpp: the order of effects of `fetch_new` as a sans-I/O state
+// machine. It never talks to the server: it says which client call comes next, and the
+// driver (synchronous loop or asynchronous composed operation) makes the call and hands
+// its result back. So the sync and async forms cannot drift apart.
+#ifndef POP3_DETAIL_FETCH_JOB_HPP
+#define POP3_DETAIL_FETCH_JOB_HPP
+
+#include <pop3/capabilities.hpp>
+#include <pop3/error.hpp>
+#include <pop3/fetch_plan.hpp>
+#include <pop3/fetch_types.hpp>
+#include <pop3/message_part.hpp>
+#include <pop3/results.hpp>
+#include <pop3/session_state.hpp>
+#include <pop3/uid_store.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace pop3::detail {
+
+/// One `fetch_new` run. Call `start`, then make the call it names and pass its result to
+/// the matching `on_*`, until it says `done`; then read `error()`, `close_connection()`
+/// and `take_result()`. During `retr_many` every message part goes to `on_part`.
+///
+/// Exceptions of the delivery, the store or the callbacks pass through; destroying the
+/// job then aborts the open message (the driver closes the connection).
+class fetch_job {
+public:
+    /// The next client call.
+    enum class step {
+        uidl,      ///< `uidl()`, then `on_uidl`
+        list,      ///< `list()`, then `on_list`
+        retr_many, ///< `retr_many(retr_numbers(), on_part)`, then `on_retr_many`
+        dele_many, ///< `dele_many(dele_numbers())`, then `on_dele_many`
+        rset,      ///< `rset()`, then `on_rset`
+        dele,      ///< `dele(dele_number())`, then `on_dele`
+        quit,      ///< `quit()`, then `on_quit`
+        done       ///< finished: see `error()`, `close_connection()`, `take_result()`
+    };
+
+    /// All four must outlive the job.
+    fetch_job(uid_store& store, const leave_policy& policy, message_delivery& delivery,
+              const fetch_options& options)
+        : store_(store), policy_(policy), delivery_(delivery), options_(options)
+    {
+    }
+    fetch_job(const fetch_job&) = delete;
+    fetch_job& operator=(const fetch_job&) = delete;
+    ~fetch_job() { abort_open(); }
+
+    step start(session_state state, const capabilities& caps)
+    {
+        if (state != session_state::transaction) return stop(errc::wrong_state);
+        // RFC 2449 section 6.7: UIDL is a capability. Without CAPA, try it.
+        if (!caps.entries.empty() && !caps.uidl) return stop(errc::not_supported);
+        return step::uidl;
+    }
+
+    step on_uidl(std::error_code e, std::vector<message_uid> listing)
+    {
+        if (e == errc::server_error) return stop(errc::not_supported);
+        // From here on a failure leaves the session in an unknown place: close it.
+        at_risk_ = true;
+        if (e) return stop(e);
+        result_.listed = listing.size();
+        listing_ = std::move(listing);
+        if (options_.use_list_sizes) return step::list;
+        return plan();
+    }
+
+    step on_list(std::error_code e, std::vector<message_size> sizes, session_state state)
+    {
+        if (e && state != session_state::transaction) return stop(e);
+        if (!e) sizes_ = std::move(sizes); // a refused LIST only costs the size hints
+        return plan();
+    }
+
+    /// The messages to RETR, in order.
+    std::vector<message_number> retr_numbers() const
+    {
+        std::vector<message_number> numbers;
+        numbers.reserve(fetch_.size());
+        for (const auto& m : fetch_) numbers.push_back(m.number);
+        return numbers;
+    }
+
+    /// The `retr_many` handler: streams each message into the delivery, commits it, then
+    /// records it as stored.
+    std::error_code on_part(const message_part& part)
+    {
+        if (next_ >= fetch_.size() || part.number != fetch_[next_].number)
+            return fail(errc::malformed_response); // cannot happen: batch order
+        const auto& m = fetch_[next_];
+        if (info_.number != m.number) { // the first event of this message (numbers are unique)
+            info_ = fetched_message_info{m.number, m.uid, m.octets, m.maybe_delivered};
+            message_bytes_ = 0;
+        }
+        if (!part.end) {
+            if (!open_) {
+                if (auto failed = begin()) return fail(failed);
+            }
+            message_bytes_ += part.data.size();
+            progress_.bytes_done += part.data.size();
+            if (auto failed = delivery_.write(part.data)) return fail(failed);
+            report(nullptr, 0, {});
+            return {};
+        }
+        ++next_;
+        if (part.error) {
+            abort_open();
+            result_.failures.push_back({m.number, m.uid, part.error});
+            ++progress_.messages_done;
+            report(&info_, message_bytes_, part.error);
+            return {};
+        }
+        if (!open_) { // an empty message
+            if (auto failed = begin()) return fail(failed);
+        }
+        // A commit that fails may still have stored the message (say the data was
+        // written and only the directory sync failed): from here it is uncertain.
+        outcomes_[next_ - 1] = outcome::maybe_delivered;
+        if (auto failed = delivery_.commit()) return fail(failed);
+        open_ = false;
+        // Durable in the application's storage: now (and only now) record it.
+        const uid_entry entry{m.first_seen, true, false, std::nullopt};
+        std::error_code failed;
+        store_.record(m.uid, entry, failed);
+        if (failed) return stopped_ = failed;
+        outcomes_[next_ - 1] = outcome::stored;
+        ++result_.fetched;
+        result_.bytes += message_bytes_;
+        if (m.maybe_delivered) ++result_.redelivered;
+        if (policy_.deletes(entry, now_)) to_delete_.push_back({m.number, m.uid});
+        ++progress_.messages_done;
+        report(&info_, message_bytes_, {});
+        return {};
+    }
+
+    step on_retr_many(std::error_code e, session_state state)
+    {
+        abort_open(); // a message cut off by a lost connection
+        // (1') Withdraw the intent of the messages that certainly did not reach the
+        // application (never begun, refused by the server, or aborted), so that the next
+        // run does not flag them `maybe_delivered`. An intent recorded by an earlier run
+        // stays: that run may have delivered the message. Best effort: if the store
+        // fails now, the flag is merely over-cautious.
+        std::vector<uid_change> withdrawn;
+        for (std::size_t i = 0; i < fetch_.size(); ++i)
+            if (outcomes_[i] == outcome::not_delivered && !fetch_[i].maybe_delivered)
+                withdrawn.push_back({fetch_[i].uid, std::nullopt});
+        std::error_code ignored;
+        if (!withdrawn.empty()) store_.apply(withdrawn, ignored);
+        if (e) {
+            result_.error = e;
+            const bool go_on =
+                stopped_ && options_.quit_after_failure && state == session_state::transaction;
+            if (!go_on) return stop(e);
+        }
+        return deletes();
+    }
+
+    /// The messages to DELE, in number order.
+    std::vector<message_number> dele_numbers() const
+    {
+        std::vector<message_number> numbers;
+        numbers.reserve(to_delete_.size());
+        for (const auto& d : to_delete_) numbers.push_back(d.number);
+        return numbers;
+    }
+
+    step on_dele_many(std::error_code e, session_state state)
+    {
+        if (!e) {
+            accepted_ = std::move(to_delete_);
+            return step::quit;
+        }
+        if (state != session_state::transaction) return stop(e);
+        // A DELE was refused and the batch does not say which: unmark them all and mark
+        // them again one by one, so that `deleted` is exact.
+        return step::rset;
+    }
+
+    step on_rset(std::error_code e)
+    {
+        if (e) return stop(e);
+        dele_next_ = 0;
+        return next_dele();
+    }
+
+    /// The message of the next single DELE.
+    message_number dele_number() const { return to_delete_[dele_next_].number; }
+
+    step on_dele(std::error_code e, session_state state)
+    {
+        auto& d = to_delete_[dele_next_++];
+        if (!e) accepted_.push_back(std::move(d));
+        else if (state == session_state::transaction)
+            result_.failures.push_back({d.number, std::move(d.uid), e});
+        else
+            return stop(e);
+        return next_dele();
+    }
+
+    step on_quit(std::error_code e, bool confirmed)
+    {
+        result_.quit_confirmed = confirmed && !e;
+        if (e) return stop(e);
+        at_risk_ = false;
+        result_.deleted = accepted_.size();
+        result_.deleted_messages = std::move(accepted_);
+        return step::done;
+    }
+
+    /// What stopped the run (empty on success); also `take_result().error`.
+    std::error_code error() const noexcept { return result_.error; }
+    /// After `done`: the run failed past UIDL, so the connection must be closed without
+    /// QUIT (see `fetch_options::quit_after_failure`).
+    bool close_connection() const noexcept { return at_risk_; }
+    fetch_result take_result() { return std::move(result_); }
+
+    /// Aborts the open message, if any (exactly once per begun, uncommitted message).
+    void abort_open() noexcept
+    {
+        if (open_) delivery_.abort();
+        open_ = false;
+    }
+
+private:
+    // Per message of `fetch_`: did its delivery (maybe) happen? Decides, after a stop,
+    // which "delivery started" intents are withdrawn.
+    enum class outcome : unsigned char { not_delivered, maybe_delivered, stored };
+
+    step stop(std::error_code e)
+    {
+        result_.error = e;
+        return step::done;
+    }
+
+    /// Plans the run from the listing and records everything before the first RETR.
+    step plan()
+    {
+        std::error_code e;
+        now_ = options_.now.value_or(uid_clock_now());
+        auto plan = plan_fetch(listing_, sizes_, store_, policy_, now_, e);
+        if (e) return stop(e);
+        listing_.clear();
+        listing_.shrink_to_fit();
+        sizes_.clear();
+        sizes_.shrink_to_fit();
+        result_.skipped_duplicates = plan.duplicates.size();
+        result_.skipped_invalid = plan.invalid.size();
+        result_.duplicates = std::move(plan.duplicates);
+        result_.pending = plan.fetch.size();
+        store_.apply(plan.store_changes, e);
+        if (e) return stop(e);
+        result_.forgotten = plan.forget_count;
+
+        for (auto& m : plan.remove) to_delete_.push_back({m.number, std::move(m.uid)});
+
+        // UIDs whose earlier delivery was never confirmed: the application may confirm
+        // them without a download. (They already have their "delivery started" entry.)
+        if (options_.already_stored) {
+            std::vector<uid_change> confirmed;
+            std::vector<message_uid> confirmed_deletes;
+            for (auto& m : plan.fetch) {
+                if (m.maybe_delivered && options_.already_stored(m.uid)) {
+                    const uid_entry entry{m.first_seen, true, false, std::nullopt};
+                    if (policy_.deletes(entry, now_))
+                        confirmed_deletes.push_back({m.number, m.uid});
+                    confirmed.push_back({std::move(m.uid), entry});
+                } else {
+                    fetch_.push_back(std::move(m));
+                }
+            }
+            store_.apply(confirmed, e);
+            if (e) return stop(e);
+            result_.confirmed = confirmed.size();
+            for (auto& d : confirmed_deletes) to_delete_.push_back(std::move(d));
+        } else {
+            fetch_ = std::move(plan.fetch);
+        }
+        // The rest stays for a later run, with nothing recorded for it.
+        if (options_.max_messages && fetch_.size() > *options_.max_messages) {
+            result_.deferred = fetch_.size() - *options_.max_messages;
+            fetch_.resize(*options_.max_messages);
+        }
+
+        // (1) The intent, before the first RETR: a crash from here on leaves these UIDs
+        // "delivery started", and the next run flags them `maybe_delivered`.
+        std::vector<uid_change> intent;
+        for (const auto& m : fetch_)
+            if (!m.maybe_delivered)
+                intent.push_back({m.uid, uid_entry{m.first_seen, false, false, std::nullopt}});
+        store_.apply(intent, e);
+        if (e) return stop(e);
+
+        if (fetch_.empty()) return deletes();
+        // (2)-(4) RETR, pipelined when the server allows; each message streams into the
+        // delivery, is committed, then recorded as stored (`on_part`).
+        progress_.messages_total = fetch_.size();
+        for (const auto& m : fetch_) progress_.bytes_total += m.octets.value_or(0);
+        outcomes_.assign(fetch_.size(), outcome::not_delivered);
+        report(nullptr, 0, {});
+        return step::retr_many;
+    }
+
+    /// (5) DELE, only for UIDs recorded as stored. They take effect at QUIT.
+    step deletes()
+    {
+        if (to_delete_.empty()) return step::quit;
+        std::sort(to_delete_.begin(), to_delete_.end(),
+                  [](const message_uid& a, const message_uid& b) { return a.number < b.number; });
+        return step::dele_many;
+    }
+
+    step next_dele() const { return dele_next_ < to_delete_.size() ? step::dele : step::quit; }
+
+    std::error_code begin()
+    {
+        open_ = true; // from here on the message ends in commit or abort
+        return delivery_.begin(info_);
+    }
+
+    std::error_code fail(std::error_code failed)
+    {
+        abort_open();
+        return stopped_ = failed;
+    }
+
+    void report(const fetched_message_info* finished, std::uint64_t bytes, std::error_code failed)
+    {
+        if (!options_.progress) return;
+        progress_.message = finished;
+        progress_.message_bytes = bytes;
+        progress_.error = failed;
+        options_.progress(progress_);
+    }
+
+    uid_store& store_;
+    const leave_policy& policy_;
+    message_delivery& delivery_;
+    const fetch_options& options_;
+
+    fetch_result result_;
+    uid_time now_{};
+    bool at_risk_ = false; ///< past UIDL and not cleanly finished: close without QUIT
+    std::vector<message_uid> listing_;
+    std::vector<message_size> sizes_;
+    std::vector<planned_message> fetch_;
+    std::vector<message_uid> to_delete_;
+    std::vector<message_uid> accepted_; ///< DELEs the server accepted
+    std::size_t dele_next_ = 0;         ///< the next single DELE after RSET
+
+    // The RETR stage.
+    fetch_progress progress_;
+    std::vector<outcome> outcomes_;
+    std::size_t next_ = 0; ///< the message of `fetch_` the next part belongs to
+    std::uint64_t message_bytes_ = 0;
+    fetched_message_info info_;
+    bool open_ = false;      ///< `begin` was called and neither `commit` succeeded nor `abort` ran
+    std::error_code stopped_; ///< set when the delivery or the store stopped the batch
+};
+
+} // namespace pop3::detail
+
+#endif // POP3_DETAIL_FETCH_JOB_HPP
