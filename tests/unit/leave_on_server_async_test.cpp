@@ -136,10 +136,21 @@ struct world {
     bool completed = true; ///< async: the handler ran (exactly once)
 };
 
+/// The async form's error is the sync form's, as client_test's round trip defines it: on Boost an
+/// errno code comes back as Boost's category seen through std::error_code (the same condition,
+/// not the same category object).
+bool same_error(const std::error_code& async, const std::error_code& sync)
+{
+    if (async == sync) return true;
+    const bool errno_code = sync.category() == std::system_category() ||
+                            sync.category() == std::generic_category();
+    return errno_code && async.value() == sync.value() && async == sync.default_error_condition();
+}
+
 void check_same(const world& sync, const world& async)
 {
     CHECK(async.completed);
-    CHECK(async.ec == sync.ec);
+    CHECK(same_error(async.ec, sync.ec));
     CHECK(describe(async.result) == describe(sync.result));
     CHECK(async.server->commands == sync.server->commands);
     CHECK(describe(async.server->mailbox) == describe(sync.server->mailbox));
