@@ -16,7 +16,8 @@
 #   dovecot    run tests/integration/dovecot.sh (the Dovecot tests, scripts/demo.sh)
 #   mailutils  run the unpacked GNU Mailutils pop3d (tests/integration/mailutils.sh)
 #   test       everything ctest runs: Catch2, pkg-config, python3, dovecot, mailutils
-#   ci         what only .ci/run's extra builds need: Clang, its sanitizer runtimes, Boost
+#   ci         what only .ci/run's extra builds need: Clang, its sanitizer runtimes, Boost,
+#              Doxygen (the API reference)
 #   base       on every Debian system (Essential or Priority required), never installed;
 #              listed so that the map can name them
 
@@ -30,7 +31,7 @@ POP3_PACKAGES_mailutils=(mailutils-common netbase libc6 libcrypt1 libdb5.3 libgd
     libunistring2 libwrap0 openssl python3 procps)
 POP3_PACKAGES_test=(catch2 pkg-config python3 "${POP3_PACKAGES_dovecot[@]}"
     "${POP3_PACKAGES_mailutils[@]}")
-POP3_PACKAGES_ci=(clang libclang-rt-14-dev libboost-dev)
+POP3_PACKAGES_ci=(clang libclang-rt-14-dev libboost-dev doxygen)
 POP3_PACKAGES_base=(bash coreutils dpkg apt libc-bin util-linux passwd mawk sed grep findutils)
 
 # What provides a CMake package ("package:<find_package name>") or a program ("program:<name>");
@@ -45,6 +46,7 @@ declare -A POP3_PROVIDES=(
     [package:Catch2]=catch2
     [package:Python3]=python3
     [package:PkgConfig]=pkg-config
+    [package:Doxygen]=doxygen
     [program:bash]=bash
     [program:python3]=python3
     [program:pkg-config]=pkg-config

@@ -7,6 +7,11 @@
 
 namespace pop3 {
 
+#if !defined(POP3_USE_BOOST_ASIO)
+/// The error code type of every call, synchronous and asynchronous (standalone Asio's own).
+using error_code = std::error_code;
+#endif
+
 /// Errors reported by the library. Compare against a `std::error_code` with `==`.
 ///
 /// The server's own `-ERR` text and RFC 2449 response code are not part of the
