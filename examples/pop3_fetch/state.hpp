@@ -21,6 +21,7 @@
 #include "storage.hpp"
 
 #include <pop3/leave_on_server/file_store.hpp>
+#include <pop3/leave_on_server/memory_store.hpp>
 
 #include <functional>
 #include <memory>
