@@ -7,8 +7,10 @@
 //   plan_100k_ms        plan_fetch: 100,000 UIDs, 99,990 known (10 to fetch, 1 to forget)
 //   store_open_100k_ms  file_uid_store::open of a journal holding those 99,990 entries
 //   store_record_us     one durable record (append + fdatasync) in that store
-#include <pop3/fetch_plan.hpp>
-#include <pop3/uid_store.hpp>
+#include <pop3/leave_on_server/file_store.hpp>
+#include <pop3/leave_on_server/memory_store.hpp>
+#include <pop3/leave_on_server/plan.hpp>
+#include <pop3/leave_on_server/policy.hpp>
 
 #include <algorithm>
 #include <chrono>

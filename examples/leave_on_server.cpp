@@ -7,9 +7,8 @@
 // says when to delete them from the server; fetch_new does the rest: no message is
 // deleted before `deliver` confirmed it stored, and none is delivered twice.
 #include <pop3/client.hpp>
-#include <pop3/fetch_new.hpp>
+#include <pop3/leave_on_server.hpp>
 #include <pop3/tls.hpp>
-#include <pop3/uid_store.hpp>
 
 #include <asio/io_context.hpp>
 

@@ -22,7 +22,7 @@
 #include <pop3/auth.hpp>
 #include <pop3/client.hpp>
 #include <pop3/exception.hpp>
-#include <pop3/fetch_new.hpp>
+#include <pop3/leave_on_server.hpp>
 #include <pop3/tls.hpp>
 
 #include <asio/io_context.hpp>

@@ -20,7 +20,8 @@
 
 #include "storage.hpp"
 
-#include <pop3/uid_store.hpp>
+#include <pop3/leave_on_server/file_store.hpp>
+#include <pop3/leave_on_server/memory_store.hpp>
 
 #include <functional>
 #include <memory>

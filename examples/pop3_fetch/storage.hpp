@@ -4,7 +4,7 @@
 #ifndef POP3_FETCH_STORAGE_HPP
 #define POP3_FETCH_STORAGE_HPP
 
-#include <pop3/fetch_new.hpp>
+#include <pop3/leave_on_server/fetch_types.hpp>
 
 #include <cerrno>
 #include <cstdint>

@@ -1,4 +1,5 @@
-// pop3/pop3.hpp: the whole public API of the pop3 library.
+// pop3/pop3.hpp: the public API of the pop3 client. Leave-on-server (UID stores,
+// fetch_new) is a layer of its own: #include <pop3/leave_on_server.hpp>.
 #ifndef POP3_POP3_HPP
 #define POP3_POP3_HPP
 
@@ -8,8 +9,6 @@
 #include <pop3/commands.hpp>
 #include <pop3/error.hpp>
 #include <pop3/exception.hpp>
-#include <pop3/fetch_new.hpp>
-#include <pop3/fetch_plan.hpp>
 #include <pop3/greeting.hpp>
 #include <pop3/limits.hpp>
 #include <pop3/message_part.hpp>
@@ -20,6 +19,5 @@
 #include <pop3/timeouts.hpp>
 #include <pop3/tls.hpp>
 #include <pop3/trace.hpp>
-#include <pop3/uid_store.hpp>
 
 #endif // POP3_POP3_HPP

@@ -15,7 +15,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MAILGEN="$HERE/mailgen.py"
 SYSUSER=${POP3_TEST_SYSUSER:-pop3test}
-USERS=(alice empty big many bench scratch keep)
+USERS=(alice empty big many bench scratch keep pool{01..50})
 START_TIMEOUT=10     # seconds to wait for the greetings
 STOP_TIMEOUT=5       # seconds to wait after SIGTERM before SIGKILL
 # What start runs; scripts/check_packages.py checks that scripts/packages.sh provides each.

@@ -18,8 +18,7 @@
 #include "../catch.hpp"
 #include "leave_on_server_support.hpp"
 
-#include <pop3/fetch_new.hpp>
-#include <pop3/uid_store.hpp>
+#include <pop3/leave_on_server.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -10,7 +10,7 @@
 #include "test_net.hpp"
 
 #include <pop3/client.hpp>
-#include <pop3/fetch_new.hpp>
+#include <pop3/leave_on_server.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -5,8 +5,7 @@
 #include "../catch.hpp"
 #include "leave_on_server_support.hpp"
 
-#include <pop3/fetch_new.hpp>
-#include <pop3/uid_store.hpp>
+#include <pop3/leave_on_server.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>

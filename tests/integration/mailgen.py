@@ -34,7 +34,9 @@ import re
 import shutil
 import sys
 
-USERS = ("alice", "empty", "big", "many", "bench", "scratch", "keep")
+# pool01..pool50: the accounts leave_on_server_pool_test polls concurrently.
+POOL_USERS = tuple("pool%02d" % i for i in range(1, 51))
+USERS = ("alice", "empty", "big", "many", "bench", "scratch", "keep") + POOL_USERS
 
 # UIDVALIDITY per user. 1700000001 == 0x6553f101 (contains hex letters, so the
 # UIDL case is exercised).
@@ -47,6 +49,7 @@ UIDVALIDITY = {
     "scratch": 1700000006,
     "keep": 1700000007,
 }
+UIDVALIDITY.update({u: 1700001000 + i for i, u in enumerate(POOL_USERS, 1)})
 
 # Must match pop3_uidl_format = %08Xu%08Xv in dovecot.conf. Dovecot's %X
 # modifier prints lowercase hex.
@@ -335,6 +338,25 @@ def gen_keep():
     return out
 
 
+def gen_pool(user):
+    """3 to 6 messages per pool account, each naming its account (so a message delivered
+    to the wrong account shows), of varied size, with dot-stuffed lines."""
+    rng = _rng(user)
+    index = int(user[4:])
+    out = []
+    for n in range(1, 4 + index % 4):
+        lines = _text_lines(rng, 2 + (index * 7 + n * 13) % 40)
+        for i in range(0, len(lines), 5):
+            lines[i] = "." + lines[i]
+        if n == 2:
+            lines.append(".")
+        hdr = ("From: %s@example.org\nTo: %s@example.org\n"
+               "Subject: %s message %d\nDate: Tue, 14 Nov 2023 22:13:20 +0000\n"
+               "Message-ID: <%s-%d@pop3test.example>\n\n" % (user, user, user, n, user, n))
+        out.append((n, (hdr + "\n".join(lines) + "\n").encode("ascii")))
+    return out
+
+
 GENERATORS = {
     "alice": gen_alice,
     "empty": lambda: [],
@@ -344,6 +366,7 @@ GENERATORS = {
     "scratch": gen_scratch,
     "keep": gen_keep,
 }
+GENERATORS.update({u: (lambda u=u: gen_pool(u)) for u in POOL_USERS})
 
 
 # ------------------------------------------------------------- writing ----

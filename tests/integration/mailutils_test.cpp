@@ -10,8 +10,7 @@
 #include "test_net.hpp"
 
 #include <pop3/client.hpp>
-#include <pop3/fetch_new.hpp>
-#include <pop3/uid_store.hpp>
+#include <pop3/leave_on_server.hpp>
 
 #include <unistd.h>
 

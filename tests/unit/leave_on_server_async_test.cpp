@@ -7,7 +7,7 @@
 #include "leave_on_server_fake.hpp"
 #include "test_net.hpp"
 
-#include <pop3/fetch_new.hpp>
+#include <pop3/leave_on_server.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -99,7 +99,8 @@ std::string describe(const pop3::fetch_result& r)
         << " fetched " << r.fetched << " bytes " << r.bytes << " redelivered " << r.redelivered
         << " confirmed " << r.confirmed << " deleted " << r.deleted << " forgotten "
         << r.forgotten << " skipped " << r.skipped_duplicates << '/' << r.skipped_invalid
-        << " quit " << r.quit_confirmed << " error " << r.error.message() << " deleted [";
+        << " quit " << r.quit_confirmed << " error " << r.error.message() << " stage "
+        << static_cast<int>(r.failed_stage) << " deleted [";
     for (const auto& d : r.deleted_messages) out << d.number << ':' << d.uid << ' ';
     out << "] duplicates [";
     for (const auto& d : r.duplicates) out << d.number << ':' << d.uid << ' ';
@@ -125,10 +126,41 @@ std::string describe(const std::vector<fake_message>& mailbox)
     return out;
 }
 
+/// A memory store whose `fail_apply`-th write (1-based; 0: none) fails like a full disk.
+class failing_store final : public pop3::uid_store {
+public:
+    std::size_t fail_apply = 0;
+    std::size_t applies = 0;
+
+    std::size_t size() const noexcept override { return inner_.size(); }
+
+protected:
+    std::optional<pop3::uid_entry> do_find(std::string_view uid, std::error_code& ec) const override
+    {
+        return inner_.find(uid, ec);
+    }
+    void do_for_each(const std::function<void(std::string_view, const pop3::uid_entry&)>& f,
+                     std::error_code& ec) const override
+    {
+        inner_.for_each(f, ec);
+    }
+    void do_apply(const std::vector<pop3::uid_change>& changes, std::error_code& ec) override
+    {
+        if (++applies == fail_apply) {
+            ec = std::make_error_code(std::errc::no_space_on_device);
+            return;
+        }
+        inner_.apply(changes, ec);
+    }
+
+private:
+    pop3::memory_uid_store inner_;
+};
+
 /// Everything a run can be judged by.
 struct world {
     std::shared_ptr<fake_server> server = std::make_shared<fake_server>();
-    pop3::memory_uid_store store;
+    failing_store store;
     app_storage app;
     std::error_code ec;
     pop3::fetch_result result;
@@ -453,5 +485,178 @@ TEST_CASE("async_fetch_new: 50 concurrent sessions on one io_context thread", "[
             REQUIRE(s.app.copies.count(uid) == 1);
             CHECK(s.app.copies[uid] == std::vector<std::string>{body(i, m)});
         }
+    }
+}
+
+namespace {
+
+/// One sync and one async run of identical worlds made by `setup`; both must agree, and
+/// both must name `stage` as what stopped them.
+template <class Setup>
+void check_stage(Setup setup, bool streaming, pop3::fetch_stage stage,
+                 const pop3::fetch_options& options = {},
+                 const leave_policy& policy = leave_policy::delete_after_fetch())
+{
+    world sync, async;
+    setup(sync);
+    setup(async);
+    run_once(sync, false, streaming, policy, options);
+    run_once(async, true, streaming, policy, options);
+    check_same(sync, async);
+    CHECK(sync.result.failed_stage == stage);
+    CHECK(async.result.failed_stage == stage);
+    CHECK(static_cast<bool>(sync.result.error) == (stage != pop3::fetch_stage::none));
+    CHECK(sync.result.error == sync.ec);
+}
+
+} // namespace
+
+TEST_CASE("fetch_result::failed_stage names what stopped the run, sync and async alike",
+          "[leave][async][stage]")
+{
+    using pop3::fetch_stage;
+    for (const bool streaming : {false, true}) {
+        INFO("streaming " << streaming);
+        SECTION("a clean run: none")
+        {
+            check_stage([](world& w) { sample(w, true); }, streaming, fetch_stage::none);
+        }
+        SECTION("the delivery refuses the second message: delivery")
+        {
+            check_stage(
+                [](world& w) {
+                    sample(w, false);
+                    w.app.fail_call = 2;
+                },
+                streaming, fetch_stage::delivery);
+        }
+        SECTION("the delivery fails, quit_after_failure goes on to QUIT: still delivery")
+        {
+            pop3::fetch_options options;
+            options.quit_after_failure = true;
+            check_stage(
+                [](world& w) {
+                    sample(w, true);
+                    w.app.fail_call = 3;
+                },
+                streaming, fetch_stage::delivery, options);
+        }
+        SECTION("the store fails recording the intent before RETR: store")
+        {
+            check_stage(
+                [](world& w) {
+                    sample(w, false);
+                    w.store.fail_apply = 1;
+                },
+                streaming, fetch_stage::store);
+        }
+        SECTION("the store fails recording a delivered message: store")
+        {
+            check_stage(
+                [](world& w) {
+                    sample(w, true);
+                    w.store.fail_apply = 3; // intent, first message, then this
+                },
+                streaming, fetch_stage::store);
+        }
+        SECTION("the connection dies during RETR: session")
+        {
+            check_stage(
+                [](world& w) {
+                    sample(w, false);
+                    w.server->cut_s2c = 1000; // past login, inside the RETRs
+                },
+                streaming, fetch_stage::session);
+        }
+        SECTION("no UIDL: session")
+        {
+            check_stage(
+                [](world& w) {
+                    sample(w, false);
+                    w.server->uidl_supported = false;
+                },
+                streaming, fetch_stage::session);
+        }
+    }
+}
+
+TEST_CASE("fetch_new's throwing form throws pop3::fetch_error with the result",
+          "[leave][stage]")
+{
+    const auto session = [](world& w, auto&& call) {
+        net::io_context ioc;
+        client_type c{ioc.get_executor(), w.server};
+        c.read_greeting();
+        pop3::login_options plain;
+        plain.allow_plaintext = true;
+        c.login("user", "pass", plain);
+        call(c);
+    };
+    pop3::fetch_options options;
+    options.now = now;
+
+    SECTION("a failed delivery: the counts of the run are kept")
+    {
+        world w;
+        sample(w, false);
+        w.app.fail_call = 3; // uid-1 and uid-2 stored, uid-4 refused
+        bool thrown = false;
+        session(w, [&](client_type& c) {
+            try {
+                pop3::fetch_new(c, w.store, leave_policy::delete_after_fetch(), std::ref(w.app),
+                                options);
+            } catch (const pop3::fetch_error& e) {
+                thrown = true;
+                CHECK(e.code() == std::errc::no_space_on_device);
+                CHECK(e.result().error == e.code());
+                CHECK(e.failed_stage() == pop3::fetch_stage::delivery);
+                CHECK(e.result().listed == 6);
+                CHECK(e.result().pending == 4);
+                CHECK(e.result().fetched == 2);
+                CHECK(e.result().deleted == 0); // closed without QUIT
+                CHECK_FALSE(e.result().quit_confirmed);
+            }
+        });
+        CHECK(thrown);
+        CHECK(w.store.find("uid-1")->stored);
+        CHECK(w.store.find("uid-2")->stored);
+        // The refused commit may have stored uid-4: its intent stays; uid-6's is withdrawn.
+        REQUIRE(w.store.find("uid-4"));
+        CHECK_FALSE(w.store.find("uid-4")->stored);
+        CHECK_FALSE(w.store.find("uid-6"));
+    }
+    SECTION("a failed store, caught as pop3::error")
+    {
+        world w;
+        sample(w, false);
+        w.store.fail_apply = 1;
+        bool thrown = false;
+        session(w, [&](client_type& c) {
+            try {
+                pop3::fetch_new(c, w.store, leave_policy::keep_forever(), std::ref(w.app),
+                                options);
+            } catch (const pop3::error& e) {
+                thrown = true;
+                CHECK(e.code() == std::errc::no_space_on_device);
+                const auto* fe = dynamic_cast<const pop3::fetch_error*>(&e);
+                REQUIRE(fe != nullptr);
+                CHECK(fe->failed_stage() == pop3::fetch_stage::store);
+                CHECK(fe->result().listed == 6);
+                CHECK(fe->result().fetched == 0);
+            }
+        });
+        CHECK(thrown);
+        CHECK(w.app.delivered.empty());
+    }
+    SECTION("success throws nothing and reports no stage")
+    {
+        world w;
+        sample(w, true);
+        session(w, [&](client_type& c) {
+            const auto r = pop3::fetch_new(c, w.store, leave_policy::delete_after_fetch(),
+                                           std::ref(w.app), options);
+            CHECK(r.failed_stage == pop3::fetch_stage::none);
+            CHECK(r.fetched == 4);
+        });
     }
 }

@@ -9,7 +9,7 @@
 #include "leave_on_server_fake.hpp"
 #include "test_net.hpp"
 
-#include <pop3/fetch_new.hpp>
+#include <pop3/leave_on_server.hpp>
 
 #include <algorithm>
 #include <cstdint>

@@ -3,7 +3,10 @@
 // UIDs, and 100,000 UIDs.
 #include "../catch.hpp"
 
-#include <pop3/fetch_plan.hpp>
+#include <pop3/leave_on_server/file_store.hpp>
+#include <pop3/leave_on_server/memory_store.hpp>
+#include <pop3/leave_on_server/plan.hpp>
+#include <pop3/leave_on_server/policy.hpp>
 
 #include <algorithm>
 #include <chrono>

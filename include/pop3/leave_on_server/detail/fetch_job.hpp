@@ -1,18 +1,19 @@
-// pop3/detail/fetch_job.hpp: the order of effects of `fetch_new` as a sans-I/O state
-// machine. It never talks to the server: it says which client call comes next, and the
-// driver (synchronous loop or asynchronous composed operation) makes the call and hands
-// its result back. So the sync and async forms cannot drift apart.
-#ifndef POP3_DETAIL_FETCH_JOB_HPP
-#define POP3_DETAIL_FETCH_JOB_HPP
+// pop3/leave_on_server/detail/fetch_job.hpp: the order of effects of `fetch_new` as a
+// sans-I/O state machine. It never talks to the server: it says which client call comes
+// next, and the driver (synchronous loop or asynchronous composed operation) makes the
+// call and hands its result back. So the sync and async forms cannot drift apart.
+#ifndef POP3_LEAVE_ON_SERVER_DETAIL_FETCH_JOB_HPP
+#define POP3_LEAVE_ON_SERVER_DETAIL_FETCH_JOB_HPP
 
 #include <pop3/capabilities.hpp>
 #include <pop3/error.hpp>
-#include <pop3/fetch_plan.hpp>
-#include <pop3/fetch_types.hpp>
+#include <pop3/leave_on_server/fetch_types.hpp>
+#include <pop3/leave_on_server/plan.hpp>
+#include <pop3/leave_on_server/policy.hpp>
+#include <pop3/leave_on_server/store.hpp>
 #include <pop3/message_part.hpp>
 #include <pop3/results.hpp>
 #include <pop3/session_state.hpp>
-#include <pop3/uid_store.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -57,18 +58,18 @@ public:
 
     step start(session_state state, const capabilities& caps)
     {
-        if (state != session_state::transaction) return stop(errc::wrong_state);
+        if (state != session_state::transaction) return stop(errc::wrong_state, fetch_stage::session);
         // RFC 2449 section 6.7: UIDL is a capability. Without CAPA, try it.
-        if (!caps.entries.empty() && !caps.uidl) return stop(errc::not_supported);
+        if (!caps.entries.empty() && !caps.uidl) return stop(errc::not_supported, fetch_stage::session);
         return step::uidl;
     }
 
     step on_uidl(std::error_code e, std::vector<message_uid> listing)
     {
-        if (e == errc::server_error) return stop(errc::not_supported);
+        if (e == errc::server_error) return stop(errc::not_supported, fetch_stage::session);
         // From here on a failure leaves the session in an unknown place: close it.
         at_risk_ = true;
-        if (e) return stop(e);
+        if (e) return stop(e, fetch_stage::session);
         result_.listed = listing.size();
         listing_ = std::move(listing);
         if (options_.use_list_sizes) return step::list;
@@ -77,7 +78,7 @@ public:
 
     step on_list(std::error_code e, std::vector<message_size> sizes, session_state state)
     {
-        if (e && state != session_state::transaction) return stop(e);
+        if (e && state != session_state::transaction) return stop(e, fetch_stage::session);
         if (!e) sizes_ = std::move(sizes); // a refused LIST only costs the size hints
         return plan();
     }
@@ -96,7 +97,7 @@ public:
     std::error_code on_part(const message_part& part)
     {
         if (next_ >= fetch_.size() || part.number != fetch_[next_].number)
-            return fail(errc::malformed_response); // cannot happen: batch order
+            return fail(errc::malformed_response, fetch_stage::session); // cannot happen
         const auto& m = fetch_[next_];
         if (info_.number != m.number) { // the first event of this message (numbers are unique)
             info_ = fetched_message_info{m.number, m.uid, m.octets, m.maybe_delivered};
@@ -104,11 +105,12 @@ public:
         }
         if (!part.end) {
             if (!open_) {
-                if (auto failed = begin()) return fail(failed);
+                if (auto failed = begin()) return fail(failed, fetch_stage::delivery);
             }
             message_bytes_ += part.data.size();
             progress_.bytes_done += part.data.size();
-            if (auto failed = delivery_.write(part.data)) return fail(failed);
+            if (auto failed = delivery_.write(part.data))
+                return fail(failed, fetch_stage::delivery);
             report(nullptr, 0, {});
             return {};
         }
@@ -121,18 +123,18 @@ public:
             return {};
         }
         if (!open_) { // an empty message
-            if (auto failed = begin()) return fail(failed);
+            if (auto failed = begin()) return fail(failed, fetch_stage::delivery);
         }
         // A commit that fails may still have stored the message (say the data was
         // written and only the directory sync failed): from here it is uncertain.
         outcomes_[next_ - 1] = outcome::maybe_delivered;
-        if (auto failed = delivery_.commit()) return fail(failed);
+        if (auto failed = delivery_.commit()) return fail(failed, fetch_stage::delivery);
         open_ = false;
         // Durable in the application's storage: now (and only now) record it.
         const uid_entry entry{m.first_seen, true, false, std::nullopt};
         std::error_code failed;
         store_.record(m.uid, entry, failed);
-        if (failed) return stopped_ = failed;
+        if (failed) return fail(failed, fetch_stage::store);
         outcomes_[next_ - 1] = outcome::stored;
         ++result_.fetched;
         result_.bytes += message_bytes_;
@@ -158,10 +160,13 @@ public:
         std::error_code ignored;
         if (!withdrawn.empty()) store_.apply(withdrawn, ignored);
         if (e) {
-            result_.error = e;
+            // The batch stopped because the delivery or the store refused a message, or
+            // because the session failed.
+            const auto stage = stopped_ ? stopped_stage_ : fetch_stage::session;
             const bool go_on =
                 stopped_ && options_.quit_after_failure && state == session_state::transaction;
-            if (!go_on) return stop(e);
+            if (!go_on) return stop(e, stage);
+            record_failure(e, stage);
         }
         return deletes();
     }
@@ -181,7 +186,7 @@ public:
             accepted_ = std::move(to_delete_);
             return step::quit;
         }
-        if (state != session_state::transaction) return stop(e);
+        if (state != session_state::transaction) return stop(e, fetch_stage::session);
         // A DELE was refused and the batch does not say which: unmark them all and mark
         // them again one by one, so that `deleted` is exact.
         return step::rset;
@@ -189,7 +194,7 @@ public:
 
     step on_rset(std::error_code e)
     {
-        if (e) return stop(e);
+        if (e) return stop(e, fetch_stage::session);
         dele_next_ = 0;
         return next_dele();
     }
@@ -204,14 +209,14 @@ public:
         else if (state == session_state::transaction)
             result_.failures.push_back({d.number, std::move(d.uid), e});
         else
-            return stop(e);
+            return stop(e, fetch_stage::session);
         return next_dele();
     }
 
     step on_quit(std::error_code e, bool confirmed)
     {
         result_.quit_confirmed = confirmed && !e;
-        if (e) return stop(e);
+        if (e) return stop(e, fetch_stage::session);
         at_risk_ = false;
         result_.deleted = accepted_.size();
         result_.deleted_messages = std::move(accepted_);
@@ -237,9 +242,16 @@ private:
     // which "delivery started" intents are withdrawn.
     enum class outcome : unsigned char { not_delivered, maybe_delivered, stored };
 
-    step stop(std::error_code e)
+    /// The one place that says what stopped the run, for both drivers.
+    void record_failure(std::error_code e, fetch_stage stage)
     {
         result_.error = e;
+        result_.failed_stage = e ? stage : fetch_stage::none;
+    }
+
+    step stop(std::error_code e, fetch_stage stage)
+    {
+        record_failure(e, stage);
         return step::done;
     }
 
@@ -249,7 +261,7 @@ private:
         std::error_code e;
         now_ = options_.now.value_or(uid_clock_now());
         auto plan = plan_fetch(listing_, sizes_, store_, policy_, now_, e);
-        if (e) return stop(e);
+        if (e) return stop(e, fetch_stage::store);
         listing_.clear();
         listing_.shrink_to_fit();
         sizes_.clear();
@@ -259,7 +271,7 @@ private:
         result_.duplicates = std::move(plan.duplicates);
         result_.pending = plan.fetch.size();
         store_.apply(plan.store_changes, e);
-        if (e) return stop(e);
+        if (e) return stop(e, fetch_stage::store);
         result_.forgotten = plan.forget_count;
 
         for (auto& m : plan.remove) to_delete_.push_back({m.number, std::move(m.uid)});
@@ -280,7 +292,7 @@ private:
                 }
             }
             store_.apply(confirmed, e);
-            if (e) return stop(e);
+            if (e) return stop(e, fetch_stage::store);
             result_.confirmed = confirmed.size();
             for (auto& d : confirmed_deletes) to_delete_.push_back(std::move(d));
         } else {
@@ -299,7 +311,7 @@ private:
             if (!m.maybe_delivered)
                 intent.push_back({m.uid, uid_entry{m.first_seen, false, false, std::nullopt}});
         store_.apply(intent, e);
-        if (e) return stop(e);
+        if (e) return stop(e, fetch_stage::store);
 
         if (fetch_.empty()) return deletes();
         // (2)-(4) RETR, pipelined when the server allows; each message streams into the
@@ -328,9 +340,11 @@ private:
         return delivery_.begin(info_);
     }
 
-    std::error_code fail(std::error_code failed)
+    /// Stops the RETR batch: the driver's `retr_many` then ends with `failed`.
+    std::error_code fail(std::error_code failed, fetch_stage stage)
     {
         abort_open();
+        stopped_stage_ = stage;
         return stopped_ = failed;
     }
 
@@ -366,8 +380,9 @@ private:
     fetched_message_info info_;
     bool open_ = false;      ///< `begin` was called and neither `commit` succeeded nor `abort` ran
     std::error_code stopped_; ///< set when the delivery or the store stopped the batch
+    fetch_stage stopped_stage_ = fetch_stage::none; ///< which of them
 };
 
 } // namespace pop3::detail
 
-#endif // POP3_DETAIL_FETCH_JOB_HPP
+#endif // POP3_LEAVE_ON_SERVER_DETAIL_FETCH_JOB_HPP
