@@ -7,6 +7,7 @@
 #define POP3_UID_STORE_HPP
 
 #include <pop3/exception.hpp>
+#include <pop3/uid.hpp>
 
 #include <algorithm>
 #include <array>
@@ -223,7 +224,7 @@ public:
     {
         ec = {};
         for (const auto& c : changes)
-            if (!is_storable_uid(c.uid)) {
+            if (!pop3::is_valid_uid(c.uid)) {
                 ec = store_errc::invalid_uid;
                 return;
             }
@@ -732,7 +733,7 @@ private:
             p += 5;
             if (uid_size > static_cast<std::size_t>(end - p)) return false;
             std::string_view uid(p, uid_size);
-            if (!is_storable_uid(uid)) return false;
+            if (!pop3::is_valid_uid(uid)) return false;
             p += uid_size;
             if (op == op_forget) {
                 apply_in_memory(uid, std::nullopt);
