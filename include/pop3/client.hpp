@@ -530,8 +530,9 @@ public:
     /// DELE of many messages, reporting each: `handler(const dele_outcome&)` is called once
     /// per message, in order, with the server's verdict (a -ERR does not fail the call; the
     /// batch goes on). It may return a `std::error_code` to stop: no further DELE is sent
-    /// (those already pipelined are read, not reported) and the call fails with that error. A number 0 or a wrong state fails the call
-    /// before anything is sent, without calling the handler.
+    /// (those already pipelined are read, not reported) and the call fails with that error. A
+    /// number 0 or a wrong state fails the call before anything is sent, without calling the
+    /// handler.
     template <class Handler, class = std::enable_if_t<detail::looks_like_dele_handler_v<Handler>>>
     void dele_many(std::vector<message_number> numbers, Handler&& handler)
     {

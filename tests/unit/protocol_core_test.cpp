@@ -30,9 +30,9 @@ constexpr std::size_t whole = std::string_view::npos;
 
 /// What the driver saw while running one operation.
 struct run_result {
-    std::string written;   ///< every byte the core asked to write
-    std::string actions;   ///< w(rite), r(ead; consecutive reads once), h(andshake), d(one), e(of)
-    std::error_code error; ///< the operation's outcome
+    std::string written;    ///< every byte the core asked to write
+    std::string actions;    ///< w(rite), r(ead; consecutive reads once), h(andshake), d(one), e(of)
+    std::error_code error;  ///< the operation's outcome
     std::size_t unread = 0; ///< server bytes the core never asked for
     bool bytewise = false;  ///< served one byte per read: every read shows in `actions`
 };
@@ -161,8 +161,8 @@ TEST_CASE("core: the greeting, then CAPA", "[core]")
                     CHECK(p.caps().uidl);
                 });
     // A -ERR greeting: no CAPA, the error, still not logged in.
-    every_split("-ERR [SYS/TEMP] busy\r\n", in(session_state::disconnected),
-                make<greeting_op>(), [](protocol& p, greeting_op&, const run_result& r) {
+    every_split("-ERR [SYS/TEMP] busy\r\n", in(session_state::disconnected), make<greeting_op>(),
+                [](protocol& p, greeting_op&, const run_result& r) {
                     CHECK(io(r, "rd"));
                     CHECK(r.written.empty());
                     CHECK(r.error == pop3::errc::temporary_failure);
@@ -229,8 +229,7 @@ TEST_CASE("core: APOP (RFC 1939 section 7 example)", "[core]")
     every_split("+OK mrose's maildrop has 2 messages\r\n" + capa_reply, greeted, login,
                 [](protocol& p, login_op&, const run_result& r) {
                     CHECK(io(r, "wrwrd"));
-                    CHECK(r.written ==
-                          "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\nCAPA\r\n");
+                    CHECK(r.written == "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\nCAPA\r\n");
                     CHECK_FALSE(r.error);
                     CHECK(p.state() == session_state::transaction);
                 });
@@ -244,7 +243,8 @@ TEST_CASE("core: SASL PLAIN with the initial response on the AUTH line", "[core]
     every_split("+OK\r\n" + capa_reply, in(session_state::authorization, {"SASL PLAIN"}), login,
                 [](protocol& p, login_op&, const run_result& r) {
                     CHECK(io(r, "wrwrd"));
-                    CHECK(r.written == "AUTH PLAIN " + base64_encode(std::string("\0alice\0pw", 9)) +
+                    CHECK(r.written == "AUTH PLAIN " +
+                                           base64_encode(std::string("\0alice\0pw", 9)) +
                                            "\r\nCAPA\r\n");
                     CHECK_FALSE(r.error);
                     CHECK(p.state() == session_state::transaction);
@@ -273,7 +273,8 @@ TEST_CASE("core: SASL CRAM-MD5 (RFC 2195 example)", "[core]")
         return std::make_unique<login_op>("tim", "tanstaaftanstaaf",
                                           method(pop3::auth_method::cram_md5), false);
     };
-    every_split("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n+OK\r\n" + capa_reply,
+    every_split("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n+OK\r\n" +
+                    capa_reply,
                 in(session_state::authorization, {"SASL CRAM-MD5"}), login,
                 [](protocol& p, login_op&, const run_result& r) {
                     CHECK(io(r, "wrwrwrd"));
@@ -289,10 +290,10 @@ TEST_CASE("core: SASL SCRAM-SHA-256 (RFC 7677 example), server signature verifie
 {
     using pop3::sasl::scram;
     const auto auth = [] {
-        return std::make_unique<sasl_op>(
-            std::make_unique<scram>(pop3::sasl::scram_hash::sha_256, "user", "pencil",
-                                    "rOprNGfwEbeRWgbNEkqO"),
-            true);
+        return std::make_unique<sasl_op>(std::make_unique<scram>(pop3::sasl::scram_hash::sha_256,
+                                                                 "user", "pencil",
+                                                                 "rOprNGfwEbeRWgbNEkqO"),
+                                         true);
     };
     const std::string server_first =
         "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
@@ -312,8 +313,9 @@ TEST_CASE("core: SASL SCRAM-SHA-256 (RFC 7677 example), server signature verifie
                     CHECK(p.state() == session_state::transaction);
                 });
     // A server that says +OK without proving itself: the session is not used.
-    every_split("+ " + base64_encode(server_first) + "\r\n+OK\r\n", in(session_state::authorization),
-                auth, [](protocol& p, sasl_op&, const run_result& r) {
+    every_split("+ " + base64_encode(server_first) + "\r\n+OK\r\n",
+                in(session_state::authorization), auth,
+                [](protocol& p, sasl_op&, const run_result& r) {
                     CHECK(r.error == pop3::errc::server_signature_mismatch);
                     CHECK(p.state() == session_state::broken);
                 });
@@ -322,11 +324,10 @@ TEST_CASE("core: SASL SCRAM-SHA-256 (RFC 7677 example), server signature verifie
 TEST_CASE("core: SASL XOAUTH2 and OAUTHBEARER carry the token", "[core]")
 {
     const auto xoauth2 = [] {
-        return std::make_unique<login_op>("a@b", "tok", method(pop3::auth_method::automatic),
-                                          true);
+        return std::make_unique<login_op>("a@b", "tok", method(pop3::auth_method::automatic), true);
     };
-    every_split("+OK\r\n" + capa_reply, in(session_state::authorization, {"SASL XOAUTH2"}),
-                xoauth2, [](protocol&, login_op& op, const run_result& r) {
+    every_split("+OK\r\n" + capa_reply, in(session_state::authorization, {"SASL XOAUTH2"}), xoauth2,
+                [](protocol&, login_op& op, const run_result& r) {
                     CHECK(op.method() == pop3::auth_method::xoauth2);
                     CHECK(r.written == "AUTH XOAUTH2 " +
                                            base64_encode("user=a@b\x01"
@@ -398,7 +399,8 @@ TEST_CASE("core: STAT, LIST, LIST n, UIDL, UIDL n", "[core]")
                 });
     // A UID with DEL fails the call (pop3::is_valid_uid); the listing is read to its end,
     // so the session stays in step.
-    every_split("+OK\r\n1 a\x7f\r\n2 b\r\n.\r\n", transaction, make<listing_op<pop3::message_uid>>(),
+    every_split("+OK\r\n1 a\x7f\r\n2 b\r\n.\r\n", transaction,
+                make<listing_op<pop3::message_uid>>(),
                 [](protocol& p, listing_op<pop3::message_uid>&, const run_result& r) {
                     CHECK(r.error == pop3::errc::malformed_response);
                     CHECK(p.state() == session_state::transaction);
@@ -408,9 +410,7 @@ TEST_CASE("core: STAT, LIST, LIST n, UIDL, UIDL n", "[core]")
 TEST_CASE("core: RETR unstuffs dots wherever the bytes are split", "[core]")
 {
     using retr = body_op<string_sink>;
-    const auto make_retr = [] {
-        return std::make_unique<retr>(string_sink{}, 1, std::nullopt);
-    };
+    const auto make_retr = [] { return std::make_unique<retr>(string_sink{}, 1, std::nullopt); };
     every_split("+OK 40 octets\r\nSubject: x\r\n\r\n..leading dot\r\n...\r\n..\r\n.x\r\n.\r\n",
                 transaction, make_retr, [](protocol& p, retr& op, const run_result& r) {
                     CHECK(io(r, "wrd"));
@@ -418,7 +418,8 @@ TEST_CASE("core: RETR unstuffs dots wherever the bytes are split", "[core]")
                     CHECK_FALSE(r.error);
                     // Every line loses its first dot ("..\r\n" is a "." line, not the end);
                     // only a lone "." ends the message (RFC 1939 section 3).
-                    CHECK(op.take_result(p) == "Subject: x\r\n\r\n.leading dot\r\n..\r\n.\r\nx\r\n");
+                    CHECK(op.take_result(p) ==
+                          "Subject: x\r\n\r\n.leading dot\r\n..\r\n.\r\nx\r\n");
                 });
     // The server's -ERR: no body, the call fails, the session goes on.
     every_split("-ERR no such message\r\n", transaction, make_retr,
@@ -432,11 +433,9 @@ TEST_CASE("core: RETR unstuffs dots wherever the bytes are split", "[core]")
 TEST_CASE("core: TOP, and TOP refused when CAPA lacks it", "[core]")
 {
     using top = body_op<string_sink>;
-    const auto make_top = [] {
-        return std::make_unique<top>(string_sink{}, 3, std::uint32_t{0});
-    };
-    every_split("+OK\r\nSubject: x\r\n\r\n.\r\n", in(session_state::transaction, {"TOP"}),
-                make_top, [](protocol& p, top& op, const run_result& r) {
+    const auto make_top = [] { return std::make_unique<top>(string_sink{}, 3, std::uint32_t{0}); };
+    every_split("+OK\r\nSubject: x\r\n\r\n.\r\n", in(session_state::transaction, {"TOP"}), make_top,
+                [](protocol& p, top& op, const run_result& r) {
                     CHECK(r.written == "TOP 3 0\r\n");
                     CHECK(op.take_result(p) == "Subject: x\r\n\r\n");
                 });
@@ -522,8 +521,7 @@ TEST_CASE("core: batches pipeline, and DELE reports each message", "[core]")
         [&] {
             seen.clear();
             texts.clear();
-            return std::make_unique<dele_each>(std::vector<pop3::message_number>{1, 2, 3},
-                                               handler);
+            return std::make_unique<dele_each>(std::vector<pop3::message_number>{1, 2, 3}, handler);
         },
         [&](protocol& p, dele_each&, const run_result& r) {
             CHECK(io(r, "wrd")); // all three DELEs in one write
@@ -557,8 +555,8 @@ TEST_CASE("core: one gate refuses every operation in a wrong state, before any b
         CHECK(r.error == pop3::errc::wrong_state);
         CHECK(r.written.empty());
     };
-    for (auto state : {session_state::disconnected, session_state::authorization,
-                       session_state::closed}) {
+    for (auto state :
+         {session_state::disconnected, session_state::authorization, session_state::closed}) {
         INFO(static_cast<int>(state));
         stat_op stat;
         refused(state, stat);
@@ -571,8 +569,8 @@ TEST_CASE("core: one gate refuses every operation in a wrong state, before any b
         plain_command_op noop(plain_command_op::verb::noop);
         refused(state, noop);
     }
-    for (auto state : {session_state::disconnected, session_state::transaction,
-                       session_state::closed}) {
+    for (auto state :
+         {session_state::disconnected, session_state::transaction, session_state::closed}) {
         INFO(static_cast<int>(state));
         login_op login("a", "b", method(pop3::auth_method::user), false);
         refused(state, login);

@@ -320,17 +320,15 @@ private:
             if (auto ec = choose_method(p, options_, token_, method_)) return ec;
         } else if (!p.tls_active() && !options_.allow_plaintext && !safe_without_tls(method_)) {
             return errc::insecure_authentication;
-        } else if (find_auth_method(method_)->sasl && p.caps_known() &&
-                   !p.caps().entries.empty() && !offered(method_, p)) {
+        } else if (find_auth_method(method_)->sasl && p.caps_known() && !p.caps().entries.empty() &&
+                   !offered(method_, p)) {
             // The server listed what it can do, and this SASL mechanism is not among it: do
             // not send credentials it cannot use (servers answer "-ERR Not implemented").
             return errc::mechanism_unavailable;
         }
         std::unique_ptr<sasl::mechanism> mechanism;
-        if (method_ == auth_method::user)
-            inner_ = std::make_unique<user_pass_op>(user_, secret_);
-        else if (method_ == auth_method::apop)
-            inner_ = std::make_unique<apop_op>(user_, secret_);
+        if (method_ == auth_method::user) inner_ = std::make_unique<user_pass_op>(user_, secret_);
+        else if (method_ == auth_method::apop) inner_ = std::make_unique<apop_op>(user_, secret_);
         else if (!(mechanism = sasl::make_mechanism(method_, user_, secret_, options_)))
             return errc::mechanism_unavailable;
         cleanse(secret_);

@@ -315,7 +315,10 @@ public:
     using result_type = capabilities;
     result_type take_result(protocol& p) { return p.caps(); }
 
-    requirements required() const noexcept override { return {in_state(session_state::authorization) | in_state(session_state::transaction)}; }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization) | in_state(session_state::transaction)};
+    }
     step next(protocol& p, std::string& out) override { return capa(p, out); }
 };
 
@@ -329,15 +332,18 @@ public:
     }
     user_pass_op(user_pass_op&&) = default;
     ~user_pass_op() override { sasl::detail::cleanse(password_); }
-    requirements required() const noexcept override { return {in_state(session_state::authorization)}; }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization)};
+    }
 
     step next(protocol& p, std::string& out) override
     {
         if (error()) return step::finished();
         switch (phase_) {
         case phase::start:
-            // login_op refused CR, LF and NUL; USER also needs a
-            // non-empty name without spaces.
+            // login_op refused CR, LF and NUL; USER also needs a non-empty name
+            // without spaces.
             if (auto ec = commands::user(out, user_)) {
                 fail(ec);
                 return step::finished();
@@ -395,7 +401,8 @@ public:
 
     requirements required() const noexcept override
     {
-        return {in_state(session_state::transaction), top_lines_ ? needs_capability::top : needs_capability::none};
+        return {in_state(session_state::transaction),
+                top_lines_ ? needs_capability::top : needs_capability::none};
     }
 
 private:
@@ -428,7 +435,8 @@ public:
     bool pipelinable() const noexcept override { return true; }
     requirements required() const noexcept override
     {
-        return {in_state(session_state::transaction), top_lines_ ? needs_capability::top : needs_capability::none};
+        return {in_state(session_state::transaction),
+                top_lines_ ? needs_capability::top : needs_capability::none};
     }
 
     step next(protocol&, std::string& out) override
@@ -482,8 +490,7 @@ private:
 };
 
 /// `dele_batch_op` without a per-message handler: the call fails with the first error.
-struct first_dele_error {
-};
+struct first_dele_error {};
 
 /// DELE over many messages, pipelined when allowed. Every DELE is tried. Without a
 /// handler the result is the first error; with one, the handler gets each message's
@@ -553,7 +560,10 @@ public:
     using result_type = bool;
     bool committed = false;
     result_type take_result(protocol&) { return committed; }
-    requirements required() const noexcept override { return {in_state(session_state::authorization) | in_state(session_state::transaction)}; }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization) | in_state(session_state::transaction)};
+    }
 
 private:
     std::error_code write(protocol&, std::string& out) override { return commands::quit(out); }
@@ -569,7 +579,10 @@ private:
 /// UTF8 (RFC 6856 section 2): only in AUTHORIZATION state and when advertised.
 class utf8_op final : public one_command_op {
 public:
-    requirements required() const noexcept override { return {in_state(session_state::authorization), needs_capability::utf8}; }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization), needs_capability::utf8};
+    }
 
 private:
     std::error_code write(protocol&, std::string& out) override { return commands::utf8(out); }
@@ -590,7 +603,8 @@ public:
     result_type take_result(protocol&) { return std::move(result); }
     requirements required() const noexcept override
     {
-        return {in_state(session_state::authorization) | in_state(session_state::transaction), needs_capability::lang};
+        return {in_state(session_state::authorization) | in_state(session_state::transaction),
+                needs_capability::lang};
     }
 
 private:

@@ -37,8 +37,9 @@ inline std::vector<auth_method> ranked_password_mechanisms()
     std::vector<const auth_method_info*> found;
     for (const auto& info : auth_methods)
         if (info.sasl && !info.token && info.rank != 0) found.push_back(&info);
-    std::sort(found.begin(), found.end(),
-              [](const auth_method_info* a, const auth_method_info* b) { return a->rank < b->rank; });
+    std::sort(found.begin(), found.end(), [](const auth_method_info* a, const auth_method_info* b) {
+        return a->rank < b->rank;
+    });
     std::vector<auth_method> out;
     for (const auto* info : found) out.push_back(info->method);
     return out;
