@@ -613,3 +613,34 @@ TEST_CASE("core: message number 0 is refused before anything is sent", "[core]")
     CHECK(r.written.empty());
     CHECK(p.state() == session_state::transaction);
 }
+
+TEST_CASE("core: the automatic choice follows the auth_methods table", "[core]")
+{
+    using m = pop3::auth_method;
+    const auto choose = [](bool tls, bool allow_plaintext, const char* sasl) {
+        protocol p;
+        if (tls) p.handshake_done();
+        p.set_state(session_state::authorization);
+        p.greeting().apop_timestamp = "<1.2@host>";
+        (void)p.caps().add_line("USER");
+        (void)p.caps().add_line(sasl);
+        p.set_caps_known(true);
+        pop3::login_options o;
+        o.allow_plaintext = allow_plaintext;
+        auto chosen = m::automatic;
+        const auto ec = choose_method(p, o, false, chosen);
+        return ec ? m::automatic : chosen;
+    };
+    const char* all = "SASL SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN CRAM-MD5";
+    CHECK(choose(true, false, all) == m::scram_sha_256);
+    CHECK(choose(true, false, "SASL SCRAM-SHA-1 PLAIN CRAM-MD5") == m::scram_sha_1);
+    CHECK(choose(true, false, "SASL LOGIN PLAIN CRAM-MD5") == m::plain);
+    CHECK(choose(true, false, "SASL CRAM-MD5 LOGIN") == m::login);
+    CHECK(choose(true, false, "SASL CRAM-MD5") == m::user); // USER before CRAM-MD5 and APOP
+    // Without TLS only SCRAM, unless plaintext is allowed; then what does not send the
+    // password comes first.
+    CHECK(choose(false, false, all) == m::scram_sha_256);
+    CHECK(choose(false, false, "SASL PLAIN CRAM-MD5") == m::automatic);
+    CHECK(choose(false, true, "SASL PLAIN CRAM-MD5") == m::cram_md5);
+    CHECK(choose(false, true, "SASL PLAIN LOGIN") == m::apop);
+}
