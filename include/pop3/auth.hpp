@@ -24,23 +24,64 @@ enum class auth_method {
     oauthbearer,   ///< SASL OAUTHBEARER (RFC 7628): the secret is an OAuth 2.0 token
 };
 
+/// What the library knows about one login method: one table, used by the automatic
+/// choice of `login`, the plaintext policy and the SASL factory (pop3/sasl/factory.hpp).
+struct auth_method_info {
+    auth_method method;
+    const char* name; ///< "USER", "APOP", or the SASL name as in CAPA and AUTH
+    bool sasl;        ///< an AUTH mechanism (RFC 5034)
+    bool token;       ///< the secret is an OAuth 2.0 token, not a password
+    /// Safe on a connection anyone can read: SCRAM proves knowledge of the password
+    /// without revealing anything replayable, and authenticates the server.
+    bool safe_without_tls;
+    /// Sends the secret itself (readable, or base64): USER/PASS, PLAIN, LOGIN, the tokens.
+    /// Without TLS (when allowed at all) the methods that do not come first.
+    bool reveals_secret;
+    /// Order of the automatic choice, strongest first (0: never chosen automatically).
+    /// Over TLS every method is protected, so SCRAM (mutual authentication) leads, then
+    /// the simple ones, which work with every server-side password store; CRAM-MD5 and
+    /// APOP come last: they need the password stored in the clear on the server, which
+    /// may offer them and still fail them for accounts with hashed passwords.
+    int rank;
+};
+
+/// Every method, in `auth_method` order (`automatic` excluded).
+// clang-format off
+inline constexpr auth_method_info auth_methods[] = {
+    // method                      name             sasl   token  safe   reveals rank
+    {auth_method::user,          "USER",          false, false, false, true,  5},
+    {auth_method::apop,          "APOP",          false, false, false, false, 7},
+    {auth_method::plain,         "PLAIN",         true,  false, false, true,  3},
+    {auth_method::login,         "LOGIN",         true,  false, false, true,  4},
+    {auth_method::cram_md5,      "CRAM-MD5",      true,  false, false, false, 6},
+    {auth_method::scram_sha_1,   "SCRAM-SHA-1",   true,  false, true,  false, 2},
+    {auth_method::scram_sha_256, "SCRAM-SHA-256", true,  false, true,  false, 1},
+    {auth_method::xoauth2,       "XOAUTH2",       true,  true,  false, true,  2},
+    {auth_method::oauthbearer,   "OAUTHBEARER",   true,  true,  false, true,  1},
+};
+// clang-format on
+
+/// The table entry of `m`; null for `auth_method::automatic`.
+constexpr const auth_method_info* find_auth_method(auth_method m) noexcept
+{
+    for (const auto& info : auth_methods)
+        if (info.method == m) return &info;
+    return nullptr;
+}
+
 /// The method's protocol name: "USER", "APOP", or the SASL name ("PLAIN", "CRAM-MD5",
 /// "SCRAM-SHA-256", ...); "automatic" for `auth_method::automatic`.
 constexpr const char* auth_method_name(auth_method m) noexcept
 {
-    switch (m) {
-    case auth_method::automatic: return "automatic";
-    case auth_method::user: return "USER";
-    case auth_method::apop: return "APOP";
-    case auth_method::plain: return "PLAIN";
-    case auth_method::login: return "LOGIN";
-    case auth_method::cram_md5: return "CRAM-MD5";
-    case auth_method::scram_sha_1: return "SCRAM-SHA-1";
-    case auth_method::scram_sha_256: return "SCRAM-SHA-256";
-    case auth_method::xoauth2: return "XOAUTH2";
-    case auth_method::oauthbearer: return "OAUTHBEARER";
-    }
-    return "";
+    const auto* info = find_auth_method(m);
+    return info != nullptr ? info->name : "automatic";
+}
+
+/// True for the methods that are safe without TLS (see `auth_method_info`).
+constexpr bool safe_without_tls(auth_method m) noexcept
+{
+    const auto* info = find_auth_method(m);
+    return info != nullptr && info->safe_without_tls;
 }
 
 /// Does the server offer `m`? SASL mechanisms: listed in CAPA's SASL line. USER: listed,
@@ -62,10 +103,8 @@ inline std::vector<auth_method> offered_auth_methods(const capabilities& caps,
                                                      const greeting& hello)
 {
     std::vector<auth_method> out;
-    for (auto m : {auth_method::user, auth_method::apop, auth_method::plain, auth_method::login,
-                   auth_method::cram_md5, auth_method::scram_sha_1, auth_method::scram_sha_256,
-                   auth_method::xoauth2, auth_method::oauthbearer})
-        if (offers(caps, hello, m)) out.push_back(m);
+    for (const auto& info : auth_methods)
+        if (offers(caps, hello, info.method)) out.push_back(info.method);
     return out;
 }
 

@@ -511,19 +511,46 @@ public:
     }
 
     /// DELE of many messages, pipelined when allowed. Every DELE is tried; the call fails
-    /// with the first error.
+    /// with the first error. Use the handler form to learn which messages failed.
     void dele_many(std::vector<message_number> numbers)
     {
-        run_throwing(detail::dele_batch_op{std::move(numbers)});
+        run_throwing(detail::dele_batch_op<>{std::move(numbers)});
     }
     void dele_many(std::vector<message_number> numbers, std::error_code& ec)
     {
-        run(detail::dele_batch_op{std::move(numbers)}, ec);
+        run(detail::dele_batch_op<>{std::move(numbers)}, ec);
     }
-    template <class Token = default_token>
+    template <class Token = default_token,
+              class = std::enable_if_t<!detail::looks_like_dele_handler_v<Token>>>
     auto async_dele_many(std::vector<message_number> numbers, Token&& token = default_token{})
     {
-        return run_async(detail::dele_batch_op{std::move(numbers)}, std::forward<Token>(token));
+        return run_async(detail::dele_batch_op<>{std::move(numbers)}, std::forward<Token>(token));
+    }
+
+    /// DELE of many messages, reporting each: `handler(const dele_outcome&)` is called once
+    /// per message, in order, with the server's verdict (a -ERR does not fail the call; the
+    /// batch goes on). It may return a `std::error_code` to stop: no further DELE is sent
+    /// (those already pipelined are read, not reported) and the call fails with that error. A
+    /// number 0 or a wrong state fails the call before anything is sent, without calling the
+    /// handler.
+    template <class Handler, class = std::enable_if_t<detail::looks_like_dele_handler_v<Handler>>>
+    void dele_many(std::vector<message_number> numbers, Handler&& handler)
+    {
+        run_throwing(dele_batch(std::move(numbers), std::forward<Handler>(handler)));
+    }
+    template <class Handler, class = std::enable_if_t<detail::looks_like_dele_handler_v<Handler>>>
+    void dele_many(std::vector<message_number> numbers, Handler&& handler, std::error_code& ec)
+    {
+        run(dele_batch(std::move(numbers), std::forward<Handler>(handler)), ec);
+    }
+    /// Asynchronous `dele_many(numbers, handler)`; completes with `void(net_error_code)`.
+    template <class Handler, class Token = default_token,
+              class = std::enable_if_t<detail::looks_like_dele_handler_v<Handler>>>
+    auto async_dele_many(std::vector<message_number> numbers, Handler&& handler,
+                         Token&& token = default_token{})
+    {
+        return run_async(dele_batch(std::move(numbers), std::forward<Handler>(handler)),
+                         std::forward<Token>(token));
     }
 
     /// RSET: unmarks every message marked for deletion.
@@ -593,6 +620,13 @@ private:
     {
         return detail::body_batch_op<std::decay_t<Handler>>{std::forward<Handler>(handler),
                                                             std::move(numbers), lines};
+    }
+
+    template <class Handler>
+    static auto dele_batch(std::vector<message_number> numbers, Handler&& handler)
+    {
+        return detail::dele_batch_op<std::decay_t<Handler>>{std::move(numbers),
+                                                            std::forward<Handler>(handler)};
     }
 
     detail::login_op password_login(std::string_view user, std::string_view password,

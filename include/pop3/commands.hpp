@@ -52,7 +52,7 @@ inline std::error_code verb_token(std::string& out, std::string_view name, std::
 
 inline std::error_code verb_number(std::string& out, std::string_view name, message_number n)
 {
-    if (n == 0) return errc::invalid_argument;
+    if (auto ec = pop3::detail::check_message_number(n)) return ec;
     out.append(name).append(" ");
     append_number(out, n);
     out.append("\r\n");
@@ -138,7 +138,7 @@ inline std::error_code dele(std::string& out, message_number n)
 /// TOP n lines (RFC 1939 section 7): the header and the first `lines` body lines.
 inline std::error_code top(std::string& out, message_number n, std::uint32_t lines)
 {
-    if (n == 0) return errc::invalid_argument;
+    if (auto ec = pop3::detail::check_message_number(n)) return ec;
     out.append("TOP ");
     detail::append_number(out, n);
     out.append(" ");

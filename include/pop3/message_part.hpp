@@ -1,4 +1,4 @@
-// pop3/message_part.hpp: what a batch retrieval hands to its handler.
+// pop3/message_part.hpp: what a batch retrieval or deletion hands to its handler.
 #ifndef POP3_MESSAGE_PART_HPP
 #define POP3_MESSAGE_PART_HPP
 
@@ -22,6 +22,17 @@ struct message_part {
     std::error_code error;
     /// When `end` and `error` came from the server: its -ERR reply (text and response code).
     /// Only valid during the call; null otherwise.
+    const server_reply* reply = nullptr;
+};
+
+/// What `dele_many` with a handler reports for each message, in the order given.
+struct dele_outcome {
+    message_number number = 0;
+    /// Empty when the server marked the message deleted, else why not (e.g. -ERR because
+    /// it was already deleted). The batch goes on with the next message.
+    std::error_code error;
+    /// When `error` came from the server: its -ERR reply. Only valid during the call; null
+    /// otherwise.
     const server_reply* reply = nullptr;
 };
 

@@ -5,6 +5,7 @@
 #include <pop3/detail/text.hpp>
 #include <pop3/error.hpp>
 #include <pop3/limits.hpp>
+#include <pop3/uid.hpp>
 
 #include <cstdint>
 #include <string>
@@ -31,14 +32,21 @@ struct message_size {
 /// One unique-id listing of UIDL: a message and its unique id.
 struct message_uid {
     message_number number = 0;
-    std::string uid; ///< printable bytes 0x21-0x7E, or 8-bit bytes from non-conforming servers
+    std::string uid; ///< passes `is_valid_uid`
 };
 
 namespace detail {
 
+/// Message numbers start at 1 (RFC 1939 section 5): the one check for 0, whether a caller
+/// passed it (refused before anything is sent) or a server listed it (malformed).
+inline std::error_code check_message_number(message_number n) noexcept
+{
+    return n == 0 ? make_error_code(errc::invalid_argument) : std::error_code{};
+}
+
 inline bool parse_message_number(std::string_view token, message_number& out) noexcept
 {
-    return parse_decimal(token, out) && out != 0;
+    return parse_decimal(token, out) && !check_message_number(out);
 }
 
 } // namespace detail
@@ -68,9 +76,7 @@ inline std::error_code parse_scan_listing(std::string_view line, message_size& o
 }
 
 /// Parses a unique-id listing "n uid", from UIDL's data lines or the text of `UIDL n`.
-///
-/// Bytes below 0x21 and DEL are refused: they could not be written back to a state
-/// file line or compared reliably. 8-bit bytes are kept (some servers send them).
+/// The UID must pass `is_valid_uid` and be at most `limits.max_uid_length` long.
 inline std::error_code parse_unique_id_listing(std::string_view line, message_uid& out,
                                                const parser_limits& limits = {})
 {
@@ -81,8 +87,7 @@ inline std::error_code parse_unique_id_listing(std::string_view line, message_ui
     const auto uid = detail::next_token(rest);
     if (uid.empty() || !rest.empty()) return errc::malformed_response;
     if (uid.size() > limits.max_uid_length) return errc::line_too_long;
-    for (char c : uid)
-        if (detail::is_control(c)) return errc::malformed_response;
+    if (!is_valid_uid(uid)) return errc::malformed_response;
     out.number = number;
     out.uid.assign(uid);
     return {};

@@ -249,3 +249,64 @@ TEST_CASE("a -ERR after the credential went out is still a refused credential")
         CHECK(s->output.find(k.sent) != std::string::npos);
     }
 }
+
+TEST_CASE("dele_many with a handler reports every message: throwing, error_code and async forms")
+{
+    const std::string replies = "+OK Marked.\r\n-ERR [SYS/TEMP] There's no message 9.\r\n"
+                                "+OK Marked.\r\n";
+    net::io_context ioc;
+    auto s = make_script(greeting + logged_in + replies + replies + replies +
+                         // the handler stops at the first message; DELE 2 was pipelined
+                         "+OK Marked.\r\n+OK Marked.\r\n");
+    client_type c{ioc.get_executor(), s};
+    c.read_greeting();
+    c.login("alice", "s3cret", user_pass);
+
+    std::vector<std::string> seen;
+    const auto record = [&](const pop3::dele_outcome& o) {
+        seen.push_back(std::to_string(o.number) + (o.error ? " " + o.reply->text : " ok"));
+    };
+    const std::vector<std::string> expected{"1 ok", "9 There's no message 9.", "2 ok"};
+
+    const auto sent_before = s->output.size();
+    c.dele_many({1, 9, 2}, record); // a per-message -ERR does not throw
+    CHECK(seen == expected);
+    CHECK(s->output.substr(sent_before) == "DELE 1\r\nDELE 9\r\nDELE 2\r\n");
+    CHECK(c.last_error_reply().text.empty());
+
+    seen.clear();
+    std::error_code ec = make_error_code(pop3::errc::timeout);
+    c.dele_many({1, 9, 2}, record, ec);
+    CHECK_FALSE(ec);
+    CHECK(seen == expected);
+
+    seen.clear();
+    bool completed = false;
+    c.async_dele_many({1, 9, 2}, record, [&](pop3::net_error_code e) {
+        completed = true;
+        CHECK_FALSE(e);
+    });
+    ioc.run();
+    CHECK(completed);
+    CHECK(seen == expected);
+
+    // The handler stops the batch: the replies in flight are read but not reported, and
+    // the call fails with the handler's error; the session stays usable.
+    int calls = 0;
+    const auto stop = [&](const pop3::dele_outcome&) {
+        ++calls;
+        return make_error_code(std::errc::operation_canceled);
+    };
+    c.dele_many({1, 2}, stop, ec);
+    CHECK(ec == std::errc::operation_canceled);
+    CHECK(calls == 1);
+    CHECK(c.state() == pop3::session_state::transaction);
+
+    // Number 0 refuses the call before anything is sent; the handler is not called.
+    seen.clear();
+    const auto before_zero = s->output.size();
+    c.dele_many({3, 0}, record, ec);
+    CHECK(ec == pop3::errc::invalid_argument);
+    CHECK(seen.empty());
+    CHECK(s->output.size() == before_zero);
+}

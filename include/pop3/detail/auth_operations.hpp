@@ -7,14 +7,10 @@
 #include <pop3/detail/operations.hpp>
 #include <pop3/sasl/apop.hpp>
 #include <pop3/sasl/base64.hpp>
-#include <pop3/sasl/cram_md5.hpp>
+#include <pop3/sasl/factory.hpp>
 #include <pop3/sasl/mechanism.hpp>
-#include <pop3/sasl/oauth.hpp>
-#include <pop3/sasl/plain.hpp>
-#include <pop3/sasl/scram.hpp>
 #include <pop3/sasl/secret.hpp>
 
-#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,13 +19,6 @@ namespace pop3::detail {
 
 using sasl::detail::cleanse;
 
-/// True for the methods that are safe on a connection anyone can read: SCRAM proves
-/// knowledge of the password without revealing anything replayable.
-inline bool safe_without_tls(auth_method m) noexcept
-{
-    return m == auth_method::scram_sha_1 || m == auth_method::scram_sha_256;
-}
-
 /// Is `m` on offer? USER is assumed when the server gave no CAPA (RFC 1939 servers).
 inline bool offered(auth_method m, const protocol& p) noexcept
 {
@@ -37,36 +26,30 @@ inline bool offered(auth_method m, const protocol& p) noexcept
 }
 
 /// The method `automatic` stands for: the strongest the server offers that the policy
-/// allows. Over TLS every method is protected, so SCRAM (mutual authentication) comes
-/// first, then the simple ones (the server need not store the password in the clear
-/// as CRAM-MD5 and APOP require). Without TLS the order puts the methods that do not
-/// send the password itself first.
+/// allows, in the order of the `auth_methods` table. Without TLS (when plaintext is
+/// allowed at all) the methods that do not send the secret itself come first.
 inline std::error_code choose_method(const protocol& p, const login_options& o, bool token,
                                      auth_method& chosen)
 {
-    using m = auth_method;
-    static constexpr m for_tokens[] = {m::oauthbearer, m::xoauth2};
-    static constexpr m over_tls[] = {m::scram_sha_256, m::scram_sha_1, m::plain, m::login,
-                                     m::user,          m::cram_md5,    m::apop};
-    static constexpr m in_clear[] = {m::scram_sha_256, m::scram_sha_1, m::cram_md5, m::apop,
-                                     m::plain,         m::login,       m::user};
     const bool tls = p.tls_active();
-    const m* first = token ? std::begin(for_tokens)
-                     : tls ? std::begin(over_tls)
-                           : std::begin(in_clear);
-    const m* last = token ? std::end(for_tokens) : tls ? std::end(over_tls) : std::end(in_clear);
+    const auto before = [tls](const auth_method_info& a, const auth_method_info& b) {
+        if (!tls && a.reveals_secret != b.reveals_secret) return !a.reveals_secret;
+        return a.rank < b.rank;
+    };
+    const auth_method_info* best = nullptr;
     bool refused_by_policy = false;
-    for (const m* it = first; it != last; ++it) {
-        const auto candidate = *it;
-        if (!offered(candidate, p)) continue;
-        if (!tls && !o.allow_plaintext && !safe_without_tls(candidate)) {
+    for (const auto& info : auth_methods) {
+        if (info.rank == 0 || info.token != token || !offered(info.method, p)) continue;
+        if (!tls && !o.allow_plaintext && !info.safe_without_tls) {
             refused_by_policy = true;
             continue;
         }
-        chosen = candidate;
-        return {};
+        if (best == nullptr || before(info, *best)) best = &info;
     }
-    return refused_by_policy ? errc::insecure_authentication : errc::mechanism_unavailable;
+    if (best == nullptr)
+        return refused_by_policy ? errc::insecure_authentication : errc::mechanism_unavailable;
+    chosen = best->method;
+    return {};
 }
 
 /// APOP name digest (RFC 1939 section 7), then CAPA again.
@@ -78,6 +61,10 @@ public:
     }
     apop_op(apop_op&&) = default;
     ~apop_op() override { cleanse(password_); }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization)};
+    }
 
     step next(protocol& p, std::string& out) override
     {
@@ -136,6 +123,10 @@ public:
     {
         cleanse(pending_initial_);
         cleanse(response_);
+    }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization)};
     }
 
     step next(protocol& p, std::string& out) override
@@ -286,6 +277,10 @@ public:
     }
     login_op(login_op&&) = default;
     ~login_op() override { cleanse(secret_); }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization)};
+    }
 
     step next(protocol& p, std::string& out) override
     {
@@ -315,7 +310,6 @@ public:
 private:
     std::error_code select(protocol& p)
     {
-        if (p.state() != session_state::authorization) return errc::wrong_state;
         // No credential may carry a line break or NUL, whatever the method encodes it as:
         // such a value is a mistake or an injection attempt, never a real password.
         if (has_line_breaking(user_) || has_line_breaking(secret_) ||
@@ -326,28 +320,17 @@ private:
             if (auto ec = choose_method(p, options_, token_, method_)) return ec;
         } else if (!p.tls_active() && !options_.allow_plaintext && !safe_without_tls(method_)) {
             return errc::insecure_authentication;
-        } else if (method_ != auth_method::user && method_ != auth_method::apop && p.caps_known() &&
-                   !p.caps().entries.empty() && !offered(method_, p)) {
+        } else if (find_auth_method(method_)->sasl && p.caps_known() && !p.caps().entries.empty() &&
+                   !offered(method_, p)) {
             // The server listed what it can do, and this SASL mechanism is not among it: do
             // not send credentials it cannot use (servers answer "-ERR Not implemented").
             return errc::mechanism_unavailable;
         }
-        using m = auth_method;
         std::unique_ptr<sasl::mechanism> mechanism;
-        switch (method_) {
-        case m::user: inner_ = std::make_unique<user_pass_op>(user_, secret_); break;
-        case m::apop: inner_ = std::make_unique<apop_op>(user_, secret_); break;
-        case m::plain: mechanism = sasl::make_plain(user_, secret_, options_.authzid); break;
-        case m::login: mechanism = sasl::make_login(user_, secret_); break;
-        case m::cram_md5: mechanism = sasl::make_cram_md5(user_, secret_); break;
-        case m::scram_sha_1: mechanism = sasl::make_scram_sha_1(user_, secret_); break;
-        case m::scram_sha_256: mechanism = sasl::make_scram_sha_256(user_, secret_); break;
-        case m::xoauth2: mechanism = sasl::make_xoauth2(user_, secret_); break;
-        case m::oauthbearer:
-            mechanism = sasl::make_oauthbearer(user_, secret_, options_.host, options_.port);
-            break;
-        case m::automatic: return errc::mechanism_unavailable;
-        }
+        if (method_ == auth_method::user) inner_ = std::make_unique<user_pass_op>(user_, secret_);
+        else if (method_ == auth_method::apop) inner_ = std::make_unique<apop_op>(user_, secret_);
+        else if (!(mechanism = sasl::make_mechanism(method_, user_, secret_, options_)))
+            return errc::mechanism_unavailable;
         cleanse(secret_);
         if (mechanism)
             inner_ = std::make_unique<sasl_op>(std::move(mechanism), offered(method_, p));

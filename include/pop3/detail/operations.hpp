@@ -55,6 +55,14 @@ template <class F, class... Args> std::error_code invoke_user(F& f, Args&&... ar
     }
 }
 
+/// `check_message_number` over a batch: one bad number refuses the whole call.
+inline std::error_code check_message_numbers(const std::vector<message_number>& numbers) noexcept
+{
+    for (auto n : numbers)
+        if (auto ec = check_message_number(n)) return ec;
+    return {};
+}
+
 /// The error for a refused login: a bare -ERR means the credentials (RFC 3206 section 4).
 inline std::error_code login_error(const server_reply& reply)
 {
@@ -116,6 +124,8 @@ private:
 class greeting_op final : public capa_tail_op {
 public:
     explicit greeting_op(bool implicit_tls = false) : implicit_tls_(implicit_tls) {}
+    // Any state: `read_greeting` on a stream the caller (re)connected starts a session.
+    requirements required() const noexcept override { return {any_state}; }
 
     step next(protocol& p, std::string& out) override
     {
@@ -158,10 +168,6 @@ public:
     {
         if (sent_) return step::finished();
         sent_ = true;
-        if (auto ec = check_state(p)) {
-            fail(ec);
-            return step::finished();
-        }
         const auto before = out.size();
         if (auto ec = write(p, out)) {
             out.resize(before);
@@ -180,12 +186,10 @@ public:
         return on_ok(p, reply);
     }
 
+    /// TRANSACTION state (RFC 1939 section 5), unless the operation says otherwise.
+    requirements required() const noexcept override { return {}; }
+
 protected:
-    virtual std::error_code check_state(const protocol& p) const
-    {
-        return p.state() == session_state::transaction ? std::error_code{}
-                                                       : make_error_code(errc::wrong_state);
-    }
     virtual std::error_code write(protocol& p, std::string& out) = 0;
     virtual step shape() const { return step::command(response_kind::single_line); }
     virtual std::error_code on_ok(protocol&, const server_reply&) { return {}; }
@@ -311,19 +315,11 @@ public:
     using result_type = capabilities;
     result_type take_result(protocol& p) { return p.caps(); }
 
-    step next(protocol& p, std::string& out) override
+    requirements required() const noexcept override
     {
-        if (!started_ && p.state() != session_state::authorization &&
-            p.state() != session_state::transaction) {
-            fail(errc::wrong_state);
-            return step::finished();
-        }
-        started_ = true;
-        return capa(p, out);
+        return {in_state(session_state::authorization) | in_state(session_state::transaction)};
     }
-
-private:
-    bool started_ = false;
+    step next(protocol& p, std::string& out) override { return capa(p, out); }
 };
 
 /// USER name / PASS secret (RFC 1939 section 7), then CAPA again: some servers
@@ -336,14 +332,18 @@ public:
     }
     user_pass_op(user_pass_op&&) = default;
     ~user_pass_op() override { sasl::detail::cleanse(password_); }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization)};
+    }
 
     step next(protocol& p, std::string& out) override
     {
         if (error()) return step::finished();
         switch (phase_) {
         case phase::start:
-            // login_op checked the state and refused CR, LF and NUL; USER also needs a
-            // non-empty name without spaces.
+            // login_op refused CR, LF and NUL; USER also needs a non-empty name
+            // without spaces.
             if (auto ec = commands::user(out, user_)) {
                 fail(ec);
                 return step::finished();
@@ -399,15 +399,13 @@ public:
         if constexpr (!std::is_void_v<result_type>) return std::move(sink_.text);
     }
 
-private:
-    std::error_code check_state(const protocol& p) const override
+    requirements required() const noexcept override
     {
-        if (auto ec = one_command_op::check_state(p)) return ec;
-        // TOP is optional (RFC 1939 section 7); refuse it when CAPA said it is missing.
-        if (top_lines_ && p.caps_known() && !p.caps().entries.empty() && !p.caps().top)
-            return errc::not_supported;
-        return {};
+        return {in_state(session_state::transaction),
+                top_lines_ ? needs_capability::top : needs_capability::none};
     }
+
+private:
     std::error_code write(protocol&, std::string& out) override
     {
         return top_lines_ ? commands::top(out, number_, *top_lines_) : commands::retr(out, number_);
@@ -435,17 +433,17 @@ public:
     {
     }
     bool pipelinable() const noexcept override { return true; }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::transaction),
+                top_lines_ ? needs_capability::top : needs_capability::none};
+    }
 
-    step next(protocol& p, std::string& out) override
+    step next(protocol&, std::string& out) override
     {
         if (!checked_) {
             checked_ = true;
-            if (p.state() != session_state::transaction) fail(errc::wrong_state);
-            else if (top_lines_ && p.caps_known() && !p.caps().entries.empty() && !p.caps().top)
-                fail(errc::not_supported);
-            else
-                for (auto n : numbers_)
-                    if (n == 0) fail(errc::invalid_argument);
+            fail(check_message_numbers(numbers_));
         }
         // After an error of the handler stop asking; replies in flight are still read.
         if (error() || sent_ == numbers_.size()) return step::finished();
@@ -491,38 +489,69 @@ private:
     server_reply message_reply_;
 };
 
-/// DELE over many messages, pipelined when allowed. Every DELE is tried; the result is
-/// the first error.
-class dele_batch_op final : public operation {
-public:
-    explicit dele_batch_op(std::vector<message_number> numbers) : numbers_(std::move(numbers)) {}
-    bool pipelinable() const noexcept override { return true; }
+/// `dele_batch_op` without a per-message handler: the call fails with the first error.
+struct first_dele_error {};
 
-    step next(protocol& p, std::string& out) override
+/// DELE over many messages, pipelined when allowed. Every DELE is tried. Without a
+/// handler the result is the first error; with one, the handler gets each message's
+/// `dele_outcome` and the call fails only when the handler stops it (or when the call
+/// itself is invalid: then nothing is sent).
+template <class Handler = first_dele_error> class dele_batch_op final : public operation {
+    static constexpr bool per_message = !std::is_same_v<Handler, first_dele_error>;
+
+public:
+    explicit dele_batch_op(std::vector<message_number> numbers, Handler handler = {})
+        : handler_(std::move(handler)), numbers_(std::move(numbers))
+    {
+    }
+    bool pipelinable() const noexcept override { return true; }
+    requirements required() const noexcept override { return {}; }
+
+    step next(protocol&, std::string& out) override
     {
         if (!checked_) {
             checked_ = true;
-            if (p.state() != session_state::transaction) refused_ = errc::wrong_state;
-            for (auto n : numbers_)
-                if (n == 0) refused_ = errc::invalid_argument;
-            fail(refused_);
+            fail(check_message_numbers(numbers_));
         }
-        if (refused_ || sent_ == numbers_.size()) return step::finished();
+        // After an error of the call stop sending; replies in flight are still read.
+        if (error() && (per_message || sent_ == 0)) return step::finished();
+        if (sent_ == numbers_.size()) return step::finished();
         commands::dele(out, numbers_[sent_++]);
         return step::command(response_kind::single_line);
     }
-    std::error_code on_reply(protocol&, const server_reply& reply) override
+    std::error_code on_reply(protocol& p, const server_reply& reply) override
     {
-        if (!reply.ok()) fail(error_from_reply(reply));
+        const auto number = numbers_[received_++];
+        if constexpr (per_message) {
+            dele_outcome outcome{number, {}, nullptr};
+            if (!reply.ok()) {
+                outcome.error = error_from_reply(reply);
+                outcome.reply = &reply;
+                p.clear_error_reply(); // the handler gets it; the call does not fail for it
+            }
+            if (!error()) fail(invoke_user(handler_, static_cast<const dele_outcome&>(outcome)));
+        } else {
+            (void)p;
+            (void)number;
+            if (!reply.ok()) fail(error_from_reply(reply));
+        }
         return {};
     }
 
 private:
+    Handler handler_;
     std::vector<message_number> numbers_;
     bool checked_ = false;
-    std::error_code refused_; // nothing is sent when the call itself is invalid
     std::size_t sent_ = 0;
+    std::size_t received_ = 0;
 };
+
+/// True for a `dele_many` handler: called with a `dele_outcome`, and not a completion
+/// token (a callback token is called with an error code).
+template <class F>
+inline constexpr bool looks_like_dele_handler_v =
+    std::is_invocable_v<std::decay_t<F>&, const dele_outcome&> &&
+    !std::is_invocable_v<std::decay_t<F>&, std::error_code>;
 
 /// QUIT (RFC 1939 sections 4 and 6). `committed` tells whether the server confirmed
 /// the UPDATE state (deletions done); a -ERR there means they were not.
@@ -531,15 +560,12 @@ public:
     using result_type = bool;
     bool committed = false;
     result_type take_result(protocol&) { return committed; }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization) | in_state(session_state::transaction)};
+    }
 
 private:
-    std::error_code check_state(const protocol& p) const override
-    {
-        return (p.state() == session_state::authorization ||
-                p.state() == session_state::transaction)
-                   ? std::error_code{}
-                   : make_error_code(errc::wrong_state);
-    }
     std::error_code write(protocol&, std::string& out) override { return commands::quit(out); }
     std::error_code on_reply(protocol& p, const server_reply& reply) override
     {
@@ -552,12 +578,13 @@ private:
 
 /// UTF8 (RFC 6856 section 2): only in AUTHORIZATION state and when advertised.
 class utf8_op final : public one_command_op {
-    std::error_code check_state(const protocol& p) const override
+public:
+    requirements required() const noexcept override
     {
-        if (p.state() != session_state::authorization) return errc::wrong_state;
-        if (p.caps_known() && !p.caps().utf8) return errc::not_supported;
-        return {};
+        return {in_state(session_state::authorization), needs_capability::utf8};
     }
+
+private:
     std::error_code write(protocol&, std::string& out) override { return commands::utf8(out); }
 };
 
@@ -574,15 +601,13 @@ public:
     using result_type = std::vector<language_entry>;
     std::vector<language_entry> result;
     result_type take_result(protocol&) { return std::move(result); }
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization) | in_state(session_state::transaction),
+                needs_capability::lang};
+    }
 
 private:
-    std::error_code check_state(const protocol& p) const override
-    {
-        if (p.state() != session_state::authorization && p.state() != session_state::transaction)
-            return errc::wrong_state;
-        if (p.caps_known() && !p.caps().lang) return errc::not_supported;
-        return {};
-    }
     std::error_code write(protocol&, std::string& out) override
     {
         return tag_.empty() ? commands::lang(out) : commands::lang(out, tag_);
@@ -605,19 +630,15 @@ private:
 /// STLS (RFC 2595 section 4): the command, the TLS handshake, then CAPA again.
 class stls_op final : public capa_tail_op {
 public:
+    requirements required() const noexcept override
+    {
+        return {in_state(session_state::authorization), needs_capability::stls, true};
+    }
     step next(protocol& p, std::string& out) override
     {
         if (error()) return step::finished();
         switch (phase_) {
         case phase::start:
-            if (p.state() != session_state::authorization || p.tls_active()) {
-                fail(errc::wrong_state);
-                return step::finished();
-            }
-            if (p.caps_known() && !p.caps().stls) {
-                fail(errc::not_supported);
-                return step::finished();
-            }
             phase_ = phase::command;
             commands::stls(out);
             return step::command(response_kind::single_line);

@@ -60,6 +60,30 @@ struct step {
     static step finished() { return {kind::finished}; }
 };
 
+/// A set of session states, for `requirements::states`.
+constexpr unsigned in_state(session_state s) noexcept
+{
+    return 1u << static_cast<unsigned>(s);
+}
+constexpr unsigned any_state = ~0u;
+
+/// A capability an operation needs (RFC 2449 section 6). When CAPA has been read and the
+/// capability is missing, the operation is refused before anything is sent.
+enum class needs_capability {
+    none,
+    top,  ///< TOP is optional (RFC 1939 section 7)
+    stls, ///< RFC 2595 section 4
+    utf8, ///< RFC 6856 section 2
+    lang, ///< RFC 6856 section 3
+};
+
+/// When an operation may start: checked by `protocol::begin`, the one gate for all of them.
+struct requirements {
+    unsigned states = in_state(session_state::transaction);
+    needs_capability capability = needs_capability::none;
+    bool before_tls = false; ///< refused once TLS is active (STLS)
+};
+
 /// One POP3 operation as a resumable algorithm. Handlers return an error only when the
 /// session can no longer be trusted (malformed data); a server's -ERR is recorded by
 /// the operation with `fail` and the reply is read to its end as usual.
@@ -69,6 +93,8 @@ public:
     using result_type = void;
     virtual ~operation() = default;
 
+    /// The states it may start in and what it needs from the server.
+    virtual requirements required() const noexcept = 0;
     /// Appends the next command to `out`, or says why there is none.
     virtual step next(protocol& p, std::string& out) = 0;
     /// May this operation keep several commands in flight (when the server pipelines)?
@@ -152,9 +178,19 @@ public:
     {
         if (op_ != nullptr) return errc::operation_in_progress;
         if (state_ == session_state::broken) return errc::session_broken;
+        error_reply_ = {};
+        if (auto ec = check(op.required())) return ec;
         op_ = &op;
         finished_ = false;
-        error_reply_ = {};
+        return {};
+    }
+
+    /// May an operation with these requirements start now? Nothing is sent when not.
+    std::error_code check(const requirements& r) const noexcept
+    {
+        if ((r.states & in_state(state_)) == 0 || (r.before_tls && tls_active_))
+            return errc::wrong_state;
+        if (lacks(r.capability)) return errc::not_supported;
         return {};
     }
 
@@ -254,6 +290,21 @@ private:
         body_mode mode;
         std::size_t command_bytes;
     };
+
+    /// True when CAPA has been read and says the capability is missing.
+    bool lacks(needs_capability c) const noexcept
+    {
+        if (!caps_known_) return false;
+        switch (c) {
+        case needs_capability::none: return false;
+        // TOP predates CAPA: a server that answered CAPA with -ERR (no list) may have it.
+        case needs_capability::top: return !caps_.entries.empty() && !caps_.top;
+        case needs_capability::stls: return !caps_.stls;
+        case needs_capability::utf8: return !caps_.utf8;
+        case needs_capability::lang: return !caps_.lang;
+        }
+        return false;
+    }
 
     /// Asks the operation for commands while the window has room.
     std::optional<io_action> ask_operation()

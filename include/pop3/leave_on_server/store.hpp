@@ -8,6 +8,7 @@
 #define POP3_LEAVE_ON_SERVER_STORE_HPP
 
 #include <pop3/exception.hpp>
+#include <pop3/uid.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -136,19 +137,12 @@ struct uid_change {
     std::optional<uid_entry> entry; ///< the new entry; empty to forget the UID
 };
 
-/// The longest UID a store accepts. Far above the parser's default cap (512) and any sane
-/// `parser_limits::max_uid_length`; it only bounds what a damaged file can make us allocate.
-inline constexpr std::size_t max_stored_uid_length = std::size_t{1} << 20;
+/// The longest UID a store accepts: the library's one rule (pop3/uid.hpp).
+inline constexpr std::size_t max_stored_uid_length = max_valid_uid_length;
 
-/// True for a UID a store accepts: 1 to `max_stored_uid_length` bytes, each 0x21-0xFF
-/// (RFC 1939 section 7 allows 0x21-0x7E; 8-bit bytes come from real servers).
-inline bool is_storable_uid(std::string_view uid) noexcept
-{
-    if (uid.empty() || uid.size() > max_stored_uid_length) return false;
-    for (char c : uid)
-        if (static_cast<unsigned char>(c) < 0x21) return false;
-    return true;
-}
+/// True for a UID a store accepts: exactly the UIDs the library accepts anywhere
+/// (`pop3::is_valid_uid`), so that nothing the parser hands over is refused here.
+inline bool is_storable_uid(std::string_view uid) noexcept { return is_valid_uid(uid); }
 
 // ---------------------------------------------------------------------------------------------
 // The interface
