@@ -310,7 +310,7 @@ struct raw_session {
 
     void quit()
     {
-        std::error_code ignored;
+        pop3::error_code ignored;
         asio::write(socket, asio::buffer(std::string_view("QUIT\r\n")), ignored);
         socket.shutdown(tcp::socket::shutdown_both, ignored);
         socket.close(ignored);
@@ -372,7 +372,7 @@ struct client_session {
 
     void quit()
     {
-        std::error_code ignored;
+        pop3::error_code ignored;
         client.quit(ignored);
     }
 };
@@ -530,7 +530,7 @@ int exec_script(int argc, char** argv)
     return 2;
 #else
     const std::string script = std::string(POP3_SOURCE_DIR) + "/bench/run_fetch_bench.sh";
-    std::error_code ec;
+    pop3::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (ec) {
         std::fprintf(stderr, "bench_fetch: cannot find my own path: %s\n", ec.message().c_str());

@@ -44,7 +44,7 @@ inline bool parse_message_number(std::string_view token, message_number& out) no
 } // namespace detail
 
 /// Parses the text of a STAT reply: "nn mm" (RFC 1939 section 5); trailing text is ignored.
-inline std::error_code parse_stat(std::string_view text, maildrop_stat& out) noexcept
+inline error_code parse_stat(std::string_view text, maildrop_stat& out) noexcept
 {
     auto rest = text;
     maildrop_stat result;
@@ -56,7 +56,7 @@ inline std::error_code parse_stat(std::string_view text, maildrop_stat& out) noe
 }
 
 /// Parses a scan listing "n size", from LIST's data lines or the text of `LIST n`.
-inline std::error_code parse_scan_listing(std::string_view line, message_size& out) noexcept
+inline error_code parse_scan_listing(std::string_view line, message_size& out) noexcept
 {
     auto rest = line;
     message_size result;
@@ -71,7 +71,7 @@ inline std::error_code parse_scan_listing(std::string_view line, message_size& o
 ///
 /// Bytes below 0x21 and DEL are refused: they could not be written back to a state
 /// file line or compared reliably. 8-bit bytes are kept (some servers send them).
-inline std::error_code parse_unique_id_listing(std::string_view line, message_uid& out,
+inline error_code parse_unique_id_listing(std::string_view line, message_uid& out,
                                                const parser_limits& limits = {})
 {
     auto rest = line;

@@ -40,7 +40,7 @@ namespace pop3 {
 // ---------------------------------------------------------------------------------------------
 
 /// Errors of a UID store (category "pop3.uid_store"). I/O failures of the file store come
-/// as `std::system_category()` codes (errno) instead.
+/// as system category codes (errno) instead.
 enum class store_errc {
     locked = 1,          ///< another process (or object) has the store open: one run at a time
     not_a_store,         ///< the file is not a pop3 UID state file (wrong magic)
@@ -53,8 +53,9 @@ enum class store_errc {
 
 namespace detail {
 
-class store_category_impl final : public std::error_category {
+class store_category_impl final : public error_category_base {
 public:
+    using error_category_base::message; // Boost's has a buffer overload too
     const char* name() const noexcept override { return "pop3.uid_store"; }
 
     std::string message(int value) const override
@@ -88,22 +89,21 @@ public:
 } // namespace detail
 
 /// The category of `pop3::store_errc`, named "pop3.uid_store".
-inline const std::error_category& store_category() noexcept
+inline const error_category_base& store_category() noexcept
 {
     static const detail::store_category_impl instance;
     return instance;
 }
 
-/// Makes `std::error_code ec = pop3::store_errc::locked;` work.
-inline std::error_code make_error_code(store_errc e) noexcept
+/// Makes `pop3::error_code ec = pop3::store_errc::locked;` work.
+inline error_code make_error_code(store_errc e) noexcept
 {
     return {static_cast<int>(e), store_category()};
 }
 
 } // namespace pop3
 
-template <>
-struct std::is_error_code_enum<pop3::store_errc> : std::true_type {};
+POP3_DETAIL_REGISTER_ERROR_CODE_ENUM(pop3::store_errc);
 
 namespace pop3 {
 
@@ -186,7 +186,7 @@ public:
 
     /// Looks up one UID.
     /// @return the entry, or empty when the UID is unknown (or on error).
-    std::optional<uid_entry> find(std::string_view uid, std::error_code& ec) const
+    std::optional<uid_entry> find(std::string_view uid, error_code& ec) const
     {
         ec = {};
         return do_find(uid, ec);
@@ -194,7 +194,7 @@ public:
     /// Throwing form of `find`. @throws pop3::error
     std::optional<uid_entry> find(std::string_view uid) const
     {
-        std::error_code ec;
+        error_code ec;
         auto result = find(uid, ec);
         if (ec) throw pop3::error(ec);
         return result;
@@ -203,7 +203,7 @@ public:
     /// Calls `f(uid, entry)` for every entry, in no particular order. `f` must not
     /// change the store.
     void for_each(const std::function<void(std::string_view, const uid_entry&)>& f,
-                  std::error_code& ec) const
+                  error_code& ec) const
     {
         ec = {};
         do_for_each(f, ec);
@@ -211,7 +211,7 @@ public:
     /// Throwing form of `for_each`. @throws pop3::error
     void for_each(const std::function<void(std::string_view, const uid_entry&)>& f) const
     {
-        std::error_code ec;
+        error_code ec;
         for_each(f, ec);
         if (ec) throw pop3::error(ec);
     }
@@ -219,7 +219,7 @@ public:
     /// Applies a batch of changes atomically and durably (see the class comment).
     /// Later changes of the same UID in a batch win.
     /// @param ec store_errc::invalid_uid (nothing applied), or the store's I/O error
-    void apply(const std::vector<uid_change>& changes, std::error_code& ec)
+    void apply(const std::vector<uid_change>& changes, error_code& ec)
     {
         ec = {};
         for (const auto& c : changes)
@@ -232,13 +232,13 @@ public:
     /// Throwing form of `apply`. @throws pop3::error
     void apply(const std::vector<uid_change>& changes)
     {
-        std::error_code ec;
+        error_code ec;
         apply(changes, ec);
         if (ec) throw pop3::error(ec);
     }
 
     /// Sets (inserts or replaces) one UID's entry, durably.
-    void record(std::string_view uid, const uid_entry& entry, std::error_code& ec)
+    void record(std::string_view uid, const uid_entry& entry, error_code& ec)
     {
         apply({uid_change{std::string(uid), entry}}, ec);
     }
@@ -249,7 +249,7 @@ public:
     }
 
     /// Forgets one UID, durably (nothing happens for an unknown UID).
-    void forget(std::string_view uid, std::error_code& ec)
+    void forget(std::string_view uid, error_code& ec)
     {
         apply({uid_change{std::string(uid), std::nullopt}}, ec);
     }
@@ -259,7 +259,7 @@ public:
     /// Tells the store the application deleted its own copy of the message with `uid`
     /// (used by `leave_policy::delete_when_deleted_locally`).
     /// @return false (and no change) when the UID is unknown
-    bool mark_deleted_locally(std::string_view uid, std::error_code& ec)
+    bool mark_deleted_locally(std::string_view uid, error_code& ec)
     {
         auto entry = find(uid, ec);
         if (ec || !entry) return false;
@@ -271,7 +271,7 @@ public:
     /// Throwing form of `mark_deleted_locally`. @throws pop3::error
     bool mark_deleted_locally(std::string_view uid)
     {
-        std::error_code ec;
+        error_code ec;
         const bool known = mark_deleted_locally(uid, ec);
         if (ec) throw pop3::error(ec);
         return known;
@@ -282,12 +282,12 @@ public:
 
 protected:
     /// Looks up `uid`; sets `ec` on failure.
-    virtual std::optional<uid_entry> do_find(std::string_view uid, std::error_code& ec) const = 0;
+    virtual std::optional<uid_entry> do_find(std::string_view uid, error_code& ec) const = 0;
     /// Enumerates every entry; sets `ec` on failure.
     virtual void do_for_each(const std::function<void(std::string_view, const uid_entry&)>& f,
-                             std::error_code& ec) const = 0;
+                             error_code& ec) const = 0;
     /// Applies a non-empty, validated batch atomically and durably; sets `ec` on failure.
-    virtual void do_apply(const std::vector<uid_change>& changes, std::error_code& ec) = 0;
+    virtual void do_apply(const std::vector<uid_change>& changes, error_code& ec) = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -301,18 +301,18 @@ public:
     std::size_t size() const noexcept override { return entries_.size(); }
 
 protected:
-    std::optional<uid_entry> do_find(std::string_view uid, std::error_code&) const override
+    std::optional<uid_entry> do_find(std::string_view uid, error_code&) const override
     {
         const auto it = entries_.find(std::string(uid));
         if (it == entries_.end()) return std::nullopt;
         return it->second;
     }
     void do_for_each(const std::function<void(std::string_view, const uid_entry&)>& f,
-                     std::error_code&) const override
+                     error_code&) const override
     {
         for (const auto& [uid, entry] : entries_) f(uid, entry);
     }
-    void do_apply(const std::vector<uid_change>& changes, std::error_code&) override
+    void do_apply(const std::vector<uid_change>& changes, error_code&) override
     {
         for (const auto& c : changes) {
             if (c.entry) entries_.insert_or_assign(c.uid, *c.entry);
@@ -381,10 +381,10 @@ inline std::uint64_t get_u64(const char* p) noexcept
     return v;
 }
 
-inline std::error_code last_errno() noexcept { return {errno, std::system_category()}; }
+inline error_code last_errno() noexcept { return detail::system_error_code(errno); }
 
 /// Writes all of `data` at `offset`, retrying short writes and EINTR.
-inline std::error_code pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset)
+inline error_code pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset)
 {
     while (size > 0) {
         const auto n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
@@ -400,7 +400,7 @@ inline std::error_code pwrite_all(int fd, const char* data, std::size_t size, st
 }
 
 /// Flushes a file's data (and the metadata needed to read it) to stable storage.
-inline std::error_code sync_file(int fd)
+inline error_code sync_file(int fd)
 {
 #if defined(__APPLE__)
     // fsync on macOS does not flush the drive's cache; F_FULLFSYNC does.
@@ -416,13 +416,13 @@ inline std::error_code sync_file(int fd)
 }
 
 /// Makes a rename or create in `dir` durable.
-inline std::error_code sync_directory(const std::string& dir)
+inline error_code sync_directory(const std::string& dir)
 {
     int fd;
     do fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) return last_errno();
-    std::error_code ec;
+    error_code ec;
     while (::fsync(fd) != 0)
         if (errno != EINTR) {
             ec = last_errno();
@@ -500,7 +500,7 @@ public:
     /// Opens (or creates) the store in `path`. @throws pop3::error (see `open`)
     explicit file_uid_store(const std::string& path, const file_store_options& options = {})
     {
-        std::error_code ec;
+        error_code ec;
         open(path, ec, options);
         if (ec) throw pop3::error(ec);
     }
@@ -513,10 +513,10 @@ public:
     /// Opens the store in `path`, creating it when the file does not exist, recovering a
     /// torn last record, and taking the account's lock.
     /// @param ec store_errc::locked, not_a_store, unsupported_version, corrupt, or an
-    ///           errno code (std::system_category) from opening, reading or writing
+    ///           errno code (system category) from opening, reading or writing
     /// @param report optional: what was found (created, bytes of a torn tail dropped,
     ///               offset of the damage for `corrupt`)
-    void open(const std::string& path, std::error_code& ec,
+    void open(const std::string& path, error_code& ec,
               const file_store_options& options = {}, store_open_report* report = nullptr)
     {
         close();
@@ -540,7 +540,7 @@ public:
     /// Throwing form of `open`. @throws pop3::error
     void open(const std::string& path, const file_store_options& options = {})
     {
-        std::error_code ec;
+        error_code ec;
         open(path, ec, options);
         if (ec) throw pop3::error(ec);
     }
@@ -569,17 +569,17 @@ public:
 
     /// Rewrites the journal as a fresh copy of the live entries (normally automatic).
     /// On failure the old journal stays in place and valid.
-    void compact(std::error_code& ec)
+    void compact(error_code& ec)
     {
         ec = writable();
         if (!ec) ec = rewrite();
     }
 
     /// The error of the last automatic compaction, if it failed (the store still works).
-    std::error_code last_compaction_error() const noexcept { return compaction_error_; }
+    error_code last_compaction_error() const noexcept { return compaction_error_; }
 
 protected:
-    std::optional<uid_entry> do_find(std::string_view uid, std::error_code& ec) const override
+    std::optional<uid_entry> do_find(std::string_view uid, error_code& ec) const override
     {
         if (!is_open()) {
             ec = store_errc::not_open;
@@ -591,7 +591,7 @@ protected:
     }
 
     void do_for_each(const std::function<void(std::string_view, const uid_entry&)>& f,
-                     std::error_code& ec) const override
+                     error_code& ec) const override
     {
         if (!is_open()) {
             ec = store_errc::not_open;
@@ -600,7 +600,7 @@ protected:
         for (const auto& [uid, entry] : entries_) f(uid, entry);
     }
 
-    void do_apply(const std::vector<uid_change>& changes, std::error_code& ec) override
+    void do_apply(const std::vector<uid_change>& changes, error_code& ec) override
     {
         if ((ec = writable())) return;
         std::string payload;
@@ -784,7 +784,7 @@ private:
 
     std::string temp_path() const { return path_ + ".tmp"; }
 
-    std::error_code lock()
+    error_code lock()
     {
         const auto lock_path = path_ + ".lock";
         do lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -800,7 +800,7 @@ private:
         return {};
     }
 
-    std::error_code open_journal(store_open_report& report)
+    error_code open_journal(store_open_report& report)
     {
         do fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
         while (fd_ < 0 && errno == EINTR);
@@ -819,14 +819,14 @@ private:
     }
 
     /// Writes `parts` to PATH.tmp and syncs it; on success `fd` is open on it.
-    std::error_code write_temp(const std::vector<std::string>& parts, int& fd)
+    error_code write_temp(const std::vector<std::string>& parts, int& fd)
     {
         const auto tmp = temp_path();
         do fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         while (fd < 0 && errno == EINTR);
         if (fd < 0) return detail::last_errno();
         std::uint64_t offset = 0;
-        std::error_code ec;
+        error_code ec;
         for (const auto& part : parts) {
             if ((ec = detail::pwrite_all(fd, part.data(), part.size(), offset))) break;
             offset += part.size();
@@ -842,7 +842,7 @@ private:
 
     /// Renames PATH.tmp (open as `fd`) over PATH and syncs the directory; `fd` becomes
     /// the journal.
-    std::error_code install_temp(int fd)
+    error_code install_temp(int fd)
     {
         const auto tmp = temp_path();
         if (::rename(tmp.c_str(), path_.c_str()) != 0) {
@@ -864,7 +864,7 @@ private:
         return {};
     }
 
-    std::error_code read_all(std::string& data)
+    error_code read_all(std::string& data)
     {
         struct stat st {};
         if (::fstat(fd_, &st) != 0) return detail::last_errno();
@@ -891,7 +891,7 @@ private:
                detail::get_u32(h + 12) == salted_crc(salt_, h, 12);
     }
 
-    std::error_code load(store_open_report& report)
+    error_code load(store_open_report& report)
     {
         std::string data;
         if (auto ec = read_all(data)) return ec;
@@ -979,7 +979,7 @@ private:
 
     // ---- writing ----------------------------------------------------------------------
 
-    std::error_code writable() const
+    error_code writable() const
     {
         if (!is_open()) return store_errc::not_open;
         if (failed_) return store_errc::store_failed;
@@ -997,7 +997,7 @@ private:
     }
 
     /// Writes a fresh copy of the entries and installs it (see the class comment).
-    std::error_code rewrite()
+    error_code rewrite()
     {
         const auto salt = new_salt();
         std::vector<std::string> parts{file_header(salt)};
@@ -1033,7 +1033,7 @@ private:
     std::uint64_t file_size_ = 0;
     std::uint64_t live_bytes_ = 0;
     bool failed_ = false;
-    std::error_code compaction_error_;
+    error_code compaction_error_;
     std::unordered_map<std::string, uid_entry> entries_;
 };
 

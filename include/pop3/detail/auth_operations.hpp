@@ -41,7 +41,7 @@ inline bool offered(auth_method m, const protocol& p) noexcept
 /// first, then the simple ones (the server need not store the password in the clear
 /// as CRAM-MD5 and APOP require). Without TLS the order puts the methods that do not
 /// send the password itself first.
-inline std::error_code choose_method(const protocol& p, const login_options& o, bool token,
+inline error_code choose_method(const protocol& p, const login_options& o, bool token,
                                      auth_method& chosen)
 {
     using m = auth_method;
@@ -104,7 +104,7 @@ public:
     }
 
 private:
-    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
+    error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
         if (!reply.ok()) {
             fail(login_error(reply));
@@ -156,7 +156,7 @@ public:
     }
 
 private:
-    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
+    error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
         switch (reply.status) {
         case reply_status::continuation:
@@ -190,7 +190,7 @@ private:
     /// -ERR before any credential was exchanged refuses the command (or the mechanism),
     /// not a password (RFC 5034 section 4; popa3d answers a bare "-ERR"). A response code
     /// ([AUTH], [SYS/TEMP], ...) says more and wins.
-    std::error_code rejection(const server_reply& reply) const
+    error_code rejection(const server_reply& reply) const
     {
         const auto ec = login_error(reply);
         if (!credential_sent_ && ec == errc::authentication_failed && reply.code.text.empty())
@@ -222,7 +222,7 @@ private:
         // RFC 5034 section 4: the initial response goes on the AUTH line only if that
         // line stays within 255 octets; otherwise it follows the server's empty challenge.
         const auto line_length = 5 + name.size() + 1 + initial.size() + 2;
-        std::error_code ec;
+        error_code ec;
         if (!initial.empty() && line_length <= 255 && advertised_) {
             ec = commands::auth(out, name, initial);
             credential_sent_ = true;
@@ -250,7 +250,7 @@ private:
         }
         std::string challenge;
         std::string raw;
-        std::error_code ec;
+        error_code ec;
         if (!sasl::base64_decode(challenge_b64, challenge)) ec = errc::sasl_protocol_error;
         else ec = mechanism_->respond(challenge, raw);
         if (ec) {
@@ -272,7 +272,7 @@ private:
     bool credential_sent_ = false; ///< an initial response or a response went out
     bool response_due_ = false;
     bool aborted_ = false;
-    std::error_code abort_error_;
+    error_code abort_error_;
 };
 
 /// Logs in with the method the options ask for (or the strongest allowed), enforcing
@@ -299,21 +299,21 @@ public:
         if (s.what == step::kind::finished) fail(inner_->error());
         return s;
     }
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    error_code on_reply(protocol& p, const server_reply& reply) override
     {
         return inner_->on_reply(p, reply);
     }
-    std::error_code on_line(protocol& p, std::string_view line) override
+    error_code on_line(protocol& p, std::string_view line) override
     {
         return inner_->on_line(p, line);
     }
-    std::error_code on_end(protocol& p) override { return inner_->on_end(p); }
+    error_code on_end(protocol& p) override { return inner_->on_end(p); }
 
     /// The method that was used (after the call).
     auth_method method() const noexcept { return method_; }
 
 private:
-    std::error_code select(protocol& p)
+    error_code select(protocol& p)
     {
         if (p.state() != session_state::authorization) return errc::wrong_state;
         // No credential may carry a line break or NUL, whatever the method encodes it as:

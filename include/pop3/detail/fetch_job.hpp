@@ -63,7 +63,7 @@ public:
         return step::uidl;
     }
 
-    step on_uidl(std::error_code e, std::vector<message_uid> listing)
+    step on_uidl(error_code e, std::vector<message_uid> listing)
     {
         if (e == errc::server_error) return stop(errc::not_supported);
         // From here on a failure leaves the session in an unknown place: close it.
@@ -75,7 +75,7 @@ public:
         return plan();
     }
 
-    step on_list(std::error_code e, std::vector<message_size> sizes, session_state state)
+    step on_list(error_code e, std::vector<message_size> sizes, session_state state)
     {
         if (e && state != session_state::transaction) return stop(e);
         if (!e) sizes_ = std::move(sizes); // a refused LIST only costs the size hints
@@ -93,7 +93,7 @@ public:
 
     /// The `retr_many` handler: streams each message into the delivery, commits it, then
     /// records it as stored.
-    std::error_code on_part(const message_part& part)
+    error_code on_part(const message_part& part)
     {
         if (next_ >= fetch_.size() || part.number != fetch_[next_].number)
             return fail(errc::malformed_response); // cannot happen: batch order
@@ -130,7 +130,7 @@ public:
         open_ = false;
         // Durable in the application's storage: now (and only now) record it.
         const uid_entry entry{m.first_seen, true, false, std::nullopt};
-        std::error_code failed;
+        error_code failed;
         store_.record(m.uid, entry, failed);
         if (failed) return stopped_ = failed;
         outcomes_[next_ - 1] = outcome::stored;
@@ -143,7 +143,7 @@ public:
         return {};
     }
 
-    step on_retr_many(std::error_code e, session_state state)
+    step on_retr_many(error_code e, session_state state)
     {
         abort_open(); // a message cut off by a lost connection
         // (1') Withdraw the intent of the messages that certainly did not reach the
@@ -155,7 +155,7 @@ public:
         for (std::size_t i = 0; i < fetch_.size(); ++i)
             if (outcomes_[i] == outcome::not_delivered && !fetch_[i].maybe_delivered)
                 withdrawn.push_back({fetch_[i].uid, std::nullopt});
-        std::error_code ignored;
+        error_code ignored;
         if (!withdrawn.empty()) store_.apply(withdrawn, ignored);
         if (e) {
             result_.error = e;
@@ -175,7 +175,7 @@ public:
         return numbers;
     }
 
-    step on_dele_many(std::error_code e, session_state state)
+    step on_dele_many(error_code e, session_state state)
     {
         if (!e) {
             accepted_ = std::move(to_delete_);
@@ -187,7 +187,7 @@ public:
         return step::rset;
     }
 
-    step on_rset(std::error_code e)
+    step on_rset(error_code e)
     {
         if (e) return stop(e);
         dele_next_ = 0;
@@ -197,7 +197,7 @@ public:
     /// The message of the next single DELE.
     message_number dele_number() const { return to_delete_[dele_next_].number; }
 
-    step on_dele(std::error_code e, session_state state)
+    step on_dele(error_code e, session_state state)
     {
         auto& d = to_delete_[dele_next_++];
         if (!e) accepted_.push_back(std::move(d));
@@ -208,7 +208,7 @@ public:
         return next_dele();
     }
 
-    step on_quit(std::error_code e, bool confirmed)
+    step on_quit(error_code e, bool confirmed)
     {
         result_.quit_confirmed = confirmed && !e;
         if (e) return stop(e);
@@ -219,7 +219,7 @@ public:
     }
 
     /// What stopped the run (empty on success); also `take_result().error`.
-    std::error_code error() const noexcept { return result_.error; }
+    error_code error() const noexcept { return result_.error; }
     /// After `done`: the run failed past UIDL, so the connection must be closed without
     /// QUIT (see `fetch_options::quit_after_failure`).
     bool close_connection() const noexcept { return at_risk_; }
@@ -237,7 +237,7 @@ private:
     // which "delivery started" intents are withdrawn.
     enum class outcome : unsigned char { not_delivered, maybe_delivered, stored };
 
-    step stop(std::error_code e)
+    step stop(error_code e)
     {
         result_.error = e;
         return step::done;
@@ -246,7 +246,7 @@ private:
     /// Plans the run from the listing and records everything before the first RETR.
     step plan()
     {
-        std::error_code e;
+        error_code e;
         now_ = options_.now.value_or(uid_clock_now());
         auto plan = plan_fetch(listing_, sizes_, store_, policy_, now_, e);
         if (e) return stop(e);
@@ -322,19 +322,19 @@ private:
 
     step next_dele() const { return dele_next_ < to_delete_.size() ? step::dele : step::quit; }
 
-    std::error_code begin()
+    error_code begin()
     {
         open_ = true; // from here on the message ends in commit or abort
         return delivery_.begin(info_);
     }
 
-    std::error_code fail(std::error_code failed)
+    error_code fail(error_code failed)
     {
         abort_open();
         return stopped_ = failed;
     }
 
-    void report(const fetched_message_info* finished, std::uint64_t bytes, std::error_code failed)
+    void report(const fetched_message_info* finished, std::uint64_t bytes, error_code failed)
     {
         if (!options_.progress) return;
         progress_.message = finished;
@@ -365,7 +365,7 @@ private:
     std::uint64_t message_bytes_ = 0;
     fetched_message_info info_;
     bool open_ = false;      ///< `begin` was called and neither `commit` succeeded nor `abort` ran
-    std::error_code stopped_; ///< set when the delivery or the store stopped the batch
+    error_code stopped_; ///< set when the delivery or the store stopped the batch
 };
 
 } // namespace pop3::detail
