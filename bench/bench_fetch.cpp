@@ -530,7 +530,7 @@ int exec_script(int argc, char** argv)
     return 2;
 #else
     const std::string script = std::string(POP3_SOURCE_DIR) + "/bench/run_fetch_bench.sh";
-    pop3::error_code ec;
+    std::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (ec) {
         std::fprintf(stderr, "bench_fetch: cannot find my own path: %s\n", ec.message().c_str());

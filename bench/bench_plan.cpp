@@ -96,7 +96,7 @@ int main()
     std::printf("METRIC plan_100k_ms %.3f\n", best_plan);
     std::printf("METRIC store_open_100k_ms %.3f\n", best_open);
     std::printf("METRIC store_record_us %.1f\n", best_record);
-    pop3::error_code ec;
+    std::error_code ec;
     std::filesystem::remove_all(dir, ec);
     return status;
 }

@@ -35,11 +35,12 @@ using language = detail::language_entry;
 /// A POP3 session over a stream: `net::ip::tcp::socket`, `net::ssl::stream<tcp::socket>`,
 /// or any type with Asio's stream interface (a test stream).
 ///
-/// Every call comes in three forms: throwing `pop3::error`; setting a `error_code&`;
+/// Every call comes in three forms: throwing `pop3::error`; setting a `pop3::error_code&`;
 /// and `async_*` taking any Asio completion token (a callback, `use_future`,
 /// `use_awaitable`, ...). Asynchronous calls complete with `void(error_code)` or
-/// `void(error_code, T)` (`error_code`, or `boost::system::error_code` with
-/// POP3_USE_BOOST_ASIO, so Boost's `use_future` and `use_awaitable` throw); they support
+/// `void(error_code, T)`; all three report the same `pop3::error_code` (`std::error_code`, or
+/// `boost::system::error_code` with POP3_USE_BOOST_ASIO, so Boost's `use_future` and
+/// `use_awaitable` throw). Asynchronous calls support
 /// per-operation cancellation through the token's cancellation slot (terminal cancellation: the
 /// session is unusable after it).
 ///

@@ -149,7 +149,7 @@ struct temp_dir {
     }
     ~temp_dir()
     {
-        pop3::error_code ec;
+        std::error_code ec; // std::filesystem's
         std::filesystem::remove_all(path, ec);
     }
 };

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 using pop3_test::script;
@@ -294,6 +295,7 @@ namespace {
 /// A category of the application's own, for an error a sink returns.
 class custom_category final : public pop3::error_category_base {
 public:
+    using pop3::error_category_base::message;
     const char* name() const noexcept override { return "custom"; }
     std::string message(int v) const override { return "custom " + std::to_string(v); }
 };
@@ -369,6 +371,16 @@ pop3::error_code fail_async(const failure& f)
 }
 
 } // namespace
+
+// Code written against earlier versions still compiles (with a deprecation warning).
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+static_assert(std::is_same_v<pop3::net_error_code, pop3::error_code>);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 TEST_CASE("the sync, throwing and async forms report the identical error_code for a failure")
 {

@@ -41,7 +41,7 @@ struct temp_dir {
     }
     ~temp_dir()
     {
-        pop3::error_code ec;
+        std::error_code ec; // std::filesystem's
         fs::remove_all(path, ec);
     }
     std::string file(const std::string& name) const { return (path / name).string(); }
