@@ -158,8 +158,7 @@ public:
         throw_if(ec);
     }
 
-    void connect(std::string_view host, std::string_view service, tls_mode mode,
-                 error_code& ec)
+    void connect(std::string_view host, std::string_view service, tls_mode mode, error_code& ec)
     {
         detail::clock::time_point deadline;
         if ((ec = check_tls_mode(mode))) return;
@@ -358,10 +357,7 @@ public:
 
     /// LIST n: one message's size.
     message_size list(message_number n) { return run_throwing(detail::list_one_op{n}); }
-    message_size list(message_number n, error_code& ec)
-    {
-        return run(detail::list_one_op{n}, ec);
-    }
+    message_size list(message_number n, error_code& ec) { return run(detail::list_one_op{n}, ec); }
     template <class Token = default_token>
     auto async_list(message_number n, Token&& token = default_token{})
     {
@@ -380,10 +376,7 @@ public:
 
     /// UIDL n: one message's unique id.
     message_uid uidl(message_number n) { return run_throwing(detail::uidl_one_op{n}); }
-    message_uid uidl(message_number n, error_code& ec)
-    {
-        return run(detail::uidl_one_op{n}, ec);
-    }
+    message_uid uidl(message_number n, error_code& ec) { return run(detail::uidl_one_op{n}, ec); }
     template <class Token = default_token>
     auto async_uidl(message_number n, Token&& token = default_token{})
     {
@@ -722,9 +715,7 @@ private:
         {
             auto& c = *self_client;
             error_code ec = step_ec;
-            const auto complete = [&self](const error_code& result) {
-                self.complete(result);
-            };
+            const auto complete = [&self](const error_code& result) { self.complete(result); };
             switch (at) {
             case stage::start:
                 if ((refusal = c.check_tls_mode(mode))) {

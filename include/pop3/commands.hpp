@@ -86,7 +86,7 @@ inline error_code apop(std::string& out, std::string_view name, std::string_view
 /// AUTH mechanism [initial-response] (RFC 5034 section 4). An empty `initial_response`
 /// sends none; a zero-length response is sent as "=" by the caller.
 inline error_code auth(std::string& out, std::string_view mechanism,
-                            std::string_view initial_response = {})
+                       std::string_view initial_response = {})
 {
     if (!detail::valid_token(mechanism)) return errc::invalid_argument;
     if (!initial_response.empty() && !detail::valid_token(initial_response))

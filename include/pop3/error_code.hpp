@@ -53,11 +53,11 @@ inline error_code system_error_code(int errno_value) noexcept
 // `pop3::error_code ec = e;` and `ec == e` work. Use at global scope.
 #if defined(POP3_USE_BOOST_ASIO)
 #define POP3_DETAIL_REGISTER_ERROR_CODE_ENUM(Enum)                                                 \
-    template <> struct boost::system::is_error_code_enum<Enum> : std::true_type {                 \
+    template <> struct boost::system::is_error_code_enum<Enum> : std::true_type {                  \
     }
 #else
 #define POP3_DETAIL_REGISTER_ERROR_CODE_ENUM(Enum)                                                 \
-    template <> struct std::is_error_code_enum<Enum> : std::true_type {                           \
+    template <> struct std::is_error_code_enum<Enum> : std::true_type {                            \
     }
 #endif
 

@@ -78,7 +78,7 @@ struct fetch_progress {
     /// RETR because another session deleted the message). Null otherwise.
     const fetched_message_info* message = nullptr;
     std::uint64_t message_bytes = 0; ///< the bytes received of `message`
-    error_code error;           ///< why `message` failed
+    error_code error;                ///< why `message` failed
 };
 
 /// Options of `fetch_new`.
@@ -137,7 +137,7 @@ struct fetch_result {
     /// RETRs, then the DELEs).
     std::vector<message_failure> failures;
     bool quit_confirmed = false; ///< QUIT answered +OK: the deletions are done
-    error_code error;       ///< what stopped the run (also returned through `ec`)
+    error_code error;            ///< what stopped the run (also returned through `ec`)
 };
 
 } // namespace pop3

@@ -77,7 +77,7 @@ inline response_code_kind classify_response_code(std::string_view code) noexcept
 /// @param allow_continuation accept the SASL "+ challenge" form (only inside AUTH).
 /// @return `errc::malformed_response` when the line is not a POP3 status line.
 inline error_code parse_reply_line(std::string_view line, bool allow_continuation,
-                                        server_reply& out)
+                                   server_reply& out)
 {
     std::string_view rest;
     if (line.substr(0, 3) == "+OK") {

@@ -47,7 +47,7 @@ struct parse_result {
     parse_event event = parse_event::need_more;
     std::size_t consumed = 0; ///< bytes at the front of the input the caller must drop
     std::string_view data;    ///< for `line` and `data`: points into the input
-    error_code error;    ///< for `failed`
+    error_code error;         ///< for `failed`
 };
 
 /// Parses one response at a time: call `expect`, then `parse` until `done` or `failed`.

@@ -412,9 +412,7 @@ TEST_CASE("dovecot auth: a TLS client connects again after quit, with a fresh TL
             c.async_login("alice", dovecot_env::password("alice"), h);
         });
         CHECK_FALSE(ec);
-        ec = run_async(ioc, [&](auto h) {
-            c.async_quit([h](pop3::error_code e, bool) { h(e); });
-        });
+        ec = run_async(ioc, [&](auto h) { c.async_quit([h](pop3::error_code e, bool) { h(e); }); });
         CHECK_FALSE(ec);
     }
 }

@@ -250,7 +250,7 @@ pop3::file_store_options store_options()
 /// One fetch_new run; any error (connect, login, store, session) is returned. The
 /// messages stream into the Maildir (`box` is a pop3::message_delivery), as in pop3-fetch.
 pop3::error_code run_once(const std::string& store_path, maildir& box, const leave_policy& policy,
-                         const std::string& port = {})
+                          const std::string& port = {})
 {
     try {
         pop3::file_uid_store store(store_path, store_options());

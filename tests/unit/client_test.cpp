@@ -389,16 +389,24 @@ TEST_CASE("the sync, throwing and async forms report the identical error_code fo
     const std::string good = greeting_and_capa + login_replies + message;
     const std::size_t never = static_cast<std::size_t>(-1);
     const failure failures[] = {
-        {"pop3's own error", greeting_and_capa + "+OK\r\n-ERR [IN-USE] locked\r\n", never, {},
+        {"pop3's own error", greeting_and_capa + "+OK\r\n-ERR [IN-USE] locked\r\n", never, {}, {}},
+        {"the server's bytes end early",
+         greeting_and_capa + login_replies + "+OK\r\nhel",
+         never,
+         {},
          {}},
-        {"the server's bytes end early", greeting_and_capa + login_replies + "+OK\r\nhel", never,
-         {}, {}},
         {"an Asio error (misc category)", good, 3, net::error::eof, {}},
         {"an Asio error (system category)", good, 3, net::error::connection_reset, {}},
         {"an errno error from the stream", good, 0, pop3_test::errno_error(EPIPE), {}},
-        {"a generic error from the sink", good, never, {},
+        {"a generic error from the sink",
+         good,
+         never,
+         {},
          pop3_test::generic_error(std::errc::no_space_on_device)},
-        {"the application's own category from the sink", good, never, {},
+        {"the application's own category from the sink",
+         good,
+         never,
+         {},
          pop3::error_code(7, custom)},
     };
     for (const auto& f : failures) {

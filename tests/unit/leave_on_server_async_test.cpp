@@ -53,7 +53,8 @@ struct app_storage {
     {
         const std::string uid(m.uid);
         delivered.push_back(uid + (m.maybe_delivered ? ":maybe" : ""));
-        if (delivered.size() == fail_call) return pop3_test::generic_error(std::errc::no_space_on_device);
+        if (delivered.size() == fail_call)
+            return pop3_test::generic_error(std::errc::no_space_on_device);
         auto& list = copies[uid];
         if (list.empty() || !m.maybe_delivered) list.emplace_back(m.bytes);
         return {};
@@ -299,9 +300,7 @@ TEST_CASE("async_fetch_new: no UIDL, or not logged in, matches fetch_new", "[lea
     app_storage app;
     std::optional<pop3::error_code> got;
     pop3::async_fetch_new(c, store, leave_policy::keep_forever(), std::ref(app),
-                          [&](pop3::error_code ec, const pop3::fetch_result&) {
-                              got = ec;
-                          });
+                          [&](pop3::error_code ec, const pop3::fetch_result&) { got = ec; });
     CHECK_FALSE(got); // posted, not completed inside the call
     ioc.run();
     REQUIRE(got);

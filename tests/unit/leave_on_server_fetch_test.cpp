@@ -84,7 +84,8 @@ public:
     std::size_t size() const noexcept override { return inner.size(); }
 
 protected:
-    std::optional<pop3::uid_entry> do_find(std::string_view uid, pop3::error_code& ec) const override
+    std::optional<pop3::uid_entry> do_find(std::string_view uid,
+                                           pop3::error_code& ec) const override
     {
         return inner.find(uid, ec);
     }

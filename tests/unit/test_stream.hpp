@@ -77,8 +77,7 @@ public:
 private:
     Derived& self() { return static_cast<Derived&>(*this); }
 
-    template <class Handler>
-    void post_result(Handler handler, pop3::error_code ec, std::size_t n)
+    template <class Handler> void post_result(Handler handler, pop3::error_code ec, std::size_t n)
     {
         auto ex = net::get_associated_executor(handler, self().get_executor());
         net::post(ex, [h = std::move(handler), ec, n]() mutable { h(ec, n); });

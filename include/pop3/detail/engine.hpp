@@ -130,7 +130,7 @@ public:
     /// Resolves, connects the TCP layer (bounded by the connect timeout) and prepares
     /// the protocol for a new session. Returns the deadline for the rest of connecting.
     error_code sync_connect_tcp(std::string_view host, std::string_view service,
-                                     clock::time_point& deadline)
+                                clock::time_point& deadline)
     {
         static_assert(has_tcp_socket<Stream>::value,
                       "connect() needs a stream whose lowest layer is a TCP socket");
@@ -186,8 +186,7 @@ public:
         } waiting = pending::start;
         error_code early_error;
 
-        template <class Self>
-        void operator()(Self& self, error_code ec = {}, std::size_t n = 0)
+        template <class Self> void operator()(Self& self, error_code ec = {}, std::size_t n = 0)
         {
             auto& e = *self_engine;
             auto& p = e.proto_;
@@ -417,8 +416,7 @@ private:
         else return make_error_code(errc::not_supported);
     }
 
-    std::size_t sync_read(char* data, std::size_t size, clock::time_point deadline,
-                          error_code& ec)
+    std::size_t sync_read(char* data, std::size_t size, clock::time_point deadline, error_code& ec)
     {
         while (true) {
             const auto n = with_layer(
