@@ -310,7 +310,7 @@ struct raw_session {
 
     void quit()
     {
-        std::error_code ignored;
+        pop3::error_code ignored;
         asio::write(socket, asio::buffer(std::string_view("QUIT\r\n")), ignored);
         socket.shutdown(tcp::socket::shutdown_both, ignored);
         socket.close(ignored);
@@ -372,7 +372,7 @@ struct client_session {
 
     void quit()
     {
-        std::error_code ignored;
+        pop3::error_code ignored;
         client.quit(ignored);
     }
 };

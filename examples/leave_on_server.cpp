@@ -70,13 +70,13 @@ int main(int argc, char** argv)
         // m.maybe_delivered is set: see fetch_new's documentation. For large messages,
         // pass a pop3::message_delivery instead: each message then streams into it in
         // constant memory, as pop3-fetch does.)
-        auto deliver = [&](const pop3::fetched_message& m) -> std::error_code {
+        auto deliver = [&](const pop3::fetched_message& m) -> pop3::error_code {
             const auto name = file_name_for(m.uid);
             if (name.empty()) return std::make_error_code(std::errc::filename_too_long);
             std::ofstream out(out_dir + "/" + name, std::ios::binary);
             out.write(m.bytes.data(), static_cast<std::streamsize>(m.bytes.size()));
             out.close();
-            return out ? std::error_code{} : std::make_error_code(std::errc::io_error);
+            return out ? pop3::error_code{} : std::make_error_code(std::errc::io_error);
         };
         const auto result = pop3::fetch_new(c, store, policy, deliver);
         std::cout << result.fetched << " new, " << result.deleted << " deleted from the server\n";

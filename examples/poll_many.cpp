@@ -62,7 +62,7 @@ asio::awaitable<void> poll(account a, asio::ssl::context& tls, int rounds,
             ++failures;
             std::cout << a.name() << ": round " << round << ": " << e.code().message() << ' '
                       << e.reply().text << '\n';
-        } catch (const std::system_error& e) {
+        } catch (const pop3::system_error& e) { // what use_awaitable throws
             ++failures;
             std::cout << a.name() << ": round " << round << ": " << e.code().message() << '\n';
         }

@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Commands append: start from a buffer that already holds a command.
     const std::string prefix = (which & 0x80u) ? std::string("NOOP\r\n") : std::string();
     std::string out = prefix;
-    std::error_code ec;
+    pop3::error_code ec;
     bool valid = true;
     std::string expected;
 

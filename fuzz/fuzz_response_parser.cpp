@@ -264,7 +264,7 @@ struct transcript {
         flush();
         text += ".\n";
     }
-    void error(std::error_code ec, const char* where)
+    void error(pop3::error_code ec, const char* where)
     {
         flush();
         text += where;
@@ -431,8 +431,9 @@ std::string drive(std::string_view input, const std::vector<std::size_t>& pieces
                 zero_done_allowed = true;
             }
             FUZZ_CHECK(parser.in_progress());
-            FUZZ_CHECK(parser.finish() == (ph == phase::body ? std::error_code(pop3::errc::unexpected_eof)
-                                                             : std::error_code()));
+            FUZZ_CHECK(parser.finish() == (ph == phase::body
+                                               ? pop3::error_code(pop3::errc::unexpected_eof)
+                                               : pop3::error_code()));
             break;
         }
         case pop3::parse_event::line:

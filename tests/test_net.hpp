@@ -4,6 +4,9 @@
 #define POP3_TESTS_TEST_NET_HPP
 
 #include <pop3/detail/asio.hpp>
+#include <pop3/error_code.hpp>
+
+#include "test_error_code.hpp"
 
 #if defined(POP3_USE_BOOST_ASIO)
 #include <boost/asio/version.hpp>
@@ -19,7 +22,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/system/system_error.hpp>
 #else
 #define POP3_TEST_HAS_CANCELLATION_SLOTS 1
 #include <asio/bind_cancellation_slot.hpp>
@@ -38,11 +40,7 @@ namespace net = pop3::net;
 namespace pop3_test {
 
 /// The exception Asio's use_future throws for an error: std::system_error, or Boost's own.
-#if defined(POP3_USE_BOOST_ASIO)
-using net_system_error = ::boost::system::system_error;
-#else
-using net_system_error = ::std::system_error;
-#endif
+using net_system_error = pop3::system_error;
 
 } // namespace pop3_test
 

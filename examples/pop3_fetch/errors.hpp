@@ -23,7 +23,7 @@ struct error_class {
     const char* category = "internal";
 };
 
-inline error_class classify(const std::error_code& ec)
+inline error_class classify(const pop3::error_code& ec)
 {
     if (ec.category() == pop3::error_category()) {
         switch (static_cast<pop3::errc>(ec.value())) {
@@ -77,7 +77,7 @@ inline error_class classify(const std::error_code& ec)
 /// What happened, in this tool's terms. The library's own text is used where it names
 /// no library function or type; where it does (it speaks to programmers), this tool says
 /// it without them, and `hint` adds the next step in its own options.
-inline std::string what_happened(const std::error_code& ec)
+inline std::string what_happened(const pop3::error_code& ec)
 {
     if (ec.category() == pop3::error_category()) {
         switch (static_cast<pop3::errc>(ec.value())) {
@@ -124,7 +124,7 @@ struct hint_context {
 
 /// What to do about an error with this tool's options, when the error's own message does
 /// not say it already. Names only options that exist (a test checks it against --help).
-inline std::string hint(const std::error_code& ec, const options& o, const hint_context& at)
+inline std::string hint(const pop3::error_code& ec, const options& o, const hint_context& at)
 {
     if (ec == pop3::errc::certificate_name_mismatch)
         return "the certificate does not name " + o.host +

@@ -325,17 +325,17 @@ std::string default_state_file(const options& o, const std::string& user)
 class interruptible_delivery final : public pop3::message_delivery {
 public:
     explicit interruptible_delivery(pop3::message_delivery& inner) : inner_(inner) {}
-    std::error_code begin(const pop3::fetched_message_info& m) override
+    pop3::error_code begin(const pop3::fetched_message_info& m) override
     {
         if (g_signal != 0) return std::make_error_code(std::errc::interrupted);
         return inner_.begin(m);
     }
-    std::error_code write(std::string_view chunk) override
+    pop3::error_code write(std::string_view chunk) override
     {
         if (g_signal != 0) return std::make_error_code(std::errc::interrupted);
         return inner_.write(chunk);
     }
-    std::error_code commit() override { return inner_.commit(); }
+    pop3::error_code commit() override { return inner_.commit(); }
     void abort() noexcept override { inner_.abort(); }
 
 private:
@@ -458,14 +458,14 @@ private:
             c.connect(o_.host, o_.port, o_.tls_mode());
             return;
         }
-        std::error_code result;
+        pop3::error_code result;
         bool done = false;
         bool port_speaks_tls = false;
         asio::steady_timer silence(ioc_);
         std::optional<asio::ssl::context> probe_context;
         std::optional<asio::ssl::stream<asio::ip::tcp::socket>> probe;
         asio::steady_timer probe_limit(ioc_);
-        c.async_connect(o_.host, o_.port, o_.tls_mode(), [&](std::error_code ec) {
+        c.async_connect(o_.host, o_.port, o_.tls_mode(), [&](pop3::error_code ec) {
             result = ec;
             done = true;
             silence.cancel();
@@ -479,20 +479,20 @@ private:
             wait = std::min<std::chrono::milliseconds>(
                 wait, std::chrono::seconds(*o_.timeout_seconds) / 2);
         silence.expires_after(wait);
-        silence.async_wait([&](std::error_code ec) {
-            std::error_code ignored;
+        silence.async_wait([&](pop3::error_code ec) {
+            pop3::error_code ignored;
             const auto peer = c.next_layer().remote_endpoint(ignored);
             if (ec || done || ignored) return; // answered, or still connecting
             probe_context.emplace(asio::ssl::context::tls_client);
             probe_context->set_verify_mode(asio::ssl::verify_none); // only: is it TLS?
             probe.emplace(ioc_, *probe_context);
             probe_limit.expires_after(std::chrono::seconds(3));
-            probe_limit.async_wait([&](std::error_code e) {
+            probe_limit.async_wait([&](pop3::error_code e) {
                 if (!e && probe) probe->lowest_layer().close(e);
             });
-            probe->lowest_layer().async_connect(peer, [&](std::error_code e) {
+            probe->lowest_layer().async_connect(peer, [&](pop3::error_code e) {
                 if (e || done) return;
-                probe->async_handshake(asio::ssl::stream_base::client, [&](std::error_code h) {
+                probe->async_handshake(asio::ssl::stream_base::client, [&](pop3::error_code h) {
                     probe_limit.cancel();
                     // Refused (not cut short by a time limit): the port is not TLS.
                     if (h && h != asio::error::operation_aborted) not_tls_either_ = true;
@@ -593,7 +593,7 @@ private:
         // file that is what keeps those messages from being fetched a second time.
         options.quit_after_failure = true;
         options.progress = [this](const pop3::fetch_progress& p) { on_progress(p); };
-        std::error_code ec;
+        pop3::error_code ec;
         stop_if_signalled();
         interruptible_delivery delivery(*dest_);
         const auto result = pop3::fetch_new(*client_, *state_, policy, delivery, options, ec);
@@ -645,7 +645,7 @@ private:
     /// A message the server refused to hand out (`what` "fetched") or to delete
     /// ("deleted"): reported, counted, and the run goes on.
     void message_failed(pop3::message_number number, std::string_view uid,
-                        const std::error_code& ec, const char* what)
+                        const pop3::error_code& ec, const char* what)
     {
         ++summary_.failed;
         const auto cls = classify(ec);
@@ -757,7 +757,7 @@ private:
         return f;
     }
 
-    std::string error_text(const std::error_code& ec)
+    std::string error_text(const pop3::error_code& ec)
     {
         hint_context at;
         at.connecting = phase_.rfind("connecting", 0) == 0;

@@ -44,7 +44,7 @@ public:
     {
         make_dirs(parent_dir(path));
         auto file = std::make_unique<pop3::file_uid_store>();
-        std::error_code ec;
+        pop3::error_code ec;
         file->open(path, ec);
         if (ec) throw storage_error(ec, "cannot open the state file " + path);
         return std::unique_ptr<uid_state>(new uid_state(std::move(file), path));
@@ -69,19 +69,20 @@ public:
     std::size_t size() const noexcept override { return inner_->size(); }
 
 protected:
-    std::optional<pop3::uid_entry> do_find(std::string_view uid, std::error_code& ec) const override
+    std::optional<pop3::uid_entry> do_find(std::string_view uid,
+                                           pop3::error_code& ec) const override
     {
         auto entry = inner_->find(uid, ec);
         note(ec);
         return entry;
     }
     void do_for_each(const std::function<void(std::string_view, const pop3::uid_entry&)>& f,
-                     std::error_code& ec) const override
+                     pop3::error_code& ec) const override
     {
         inner_->for_each(f, ec);
         note(ec);
     }
-    void do_apply(const std::vector<pop3::uid_change>& changes, std::error_code& ec) override
+    void do_apply(const std::vector<pop3::uid_change>& changes, pop3::error_code& ec) override
     {
         inner_->apply(changes, ec);
         note(ec);
@@ -93,14 +94,14 @@ private:
     {
     }
 
-    void note(const std::error_code& ec) const
+    void note(const pop3::error_code& ec) const
     {
         if (ec && !failure_) failure_ = ec;
     }
 
     std::unique_ptr<pop3::uid_store> inner_;
     std::string path_;
-    mutable std::error_code failure_;
+    mutable pop3::error_code failure_;
 };
 
 } // namespace pop3_fetch

@@ -27,7 +27,7 @@ public:
         : std::system_error(errno_value, std::generic_category(), what)
     {
     }
-    storage_error(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
+    storage_error(pop3::error_code ec, const std::string& what) : std::system_error(ec, what) {}
 };
 
 [[noreturn]] inline void throw_errno(const std::string& what)
@@ -170,16 +170,16 @@ private:
 /// file and the operation that failed (exit code 7).
 class destination : public pop3::message_delivery {
 public:
-    std::error_code begin(const pop3::fetched_message_info& message) final
+    pop3::error_code begin(const pop3::fetched_message_info& message) final
     {
         return guarded([&] { do_begin(message); });
     }
-    std::error_code write(std::string_view chunk) final
+    pop3::error_code write(std::string_view chunk) final
     {
         return guarded([&] { do_write(chunk); });
     }
     /// The message is durably stored when this returns success.
-    std::error_code commit() final
+    pop3::error_code commit() final
     {
         return guarded([&] { location_ = do_commit(); });
     }
@@ -204,7 +204,7 @@ protected:
     virtual void do_abort() noexcept = 0;
 
 private:
-    template <class F> std::error_code guarded(F&& f)
+    template <class F> pop3::error_code guarded(F&& f)
     {
         try {
             f();

@@ -73,7 +73,7 @@ struct capabilities {
 
     /// Adds one line of a CAPA listing. The line is kept even when its arguments are
     /// malformed; the error says so and the decoded member stays unset.
-    std::error_code add_line(std::string_view line)
+    error_code add_line(std::string_view line)
     {
         auto rest = line;
         const auto name = detail::next_token(rest);
@@ -92,7 +92,7 @@ private:
         return out;
     }
 
-    std::error_code decode(std::string_view name, std::string_view args)
+    error_code decode(std::string_view name, std::string_view args)
     {
         using detail::iequals;
         if (iequals(name, "TOP")) top = true;
@@ -125,7 +125,7 @@ private:
         return {};
     }
 
-    std::error_code decode_expire(std::string_view args)
+    error_code decode_expire(std::string_view args)
     {
         expire_policy policy;
         const auto value = detail::next_token(args);

@@ -35,11 +35,12 @@ using language = detail::language_entry;
 /// A POP3 session over a stream: `net::ip::tcp::socket`, `net::ssl::stream<tcp::socket>`,
 /// or any type with Asio's stream interface (a test stream).
 ///
-/// Every call comes in three forms: throwing `pop3::error`; setting a `std::error_code&`;
+/// Every call comes in three forms: throwing `pop3::error`; setting a `pop3::error_code&`;
 /// and `async_*` taking any Asio completion token (a callback, `use_future`,
-/// `use_awaitable`, ...). Asynchronous calls complete with `void(net_error_code)` or
-/// `void(net_error_code, T)` (`std::error_code`, or `boost::system::error_code` with
-/// POP3_USE_BOOST_ASIO, so Boost's `use_future` and `use_awaitable` throw); they support
+/// `use_awaitable`, ...). Asynchronous calls complete with `void(error_code)` or
+/// `void(error_code, T)`; all three report the same `pop3::error_code` (`std::error_code`, or
+/// `boost::system::error_code` with POP3_USE_BOOST_ASIO, so Boost's `use_future` and
+/// `use_awaitable` throw). Asynchronous calls support
 /// per-operation cancellation through the token's cancellation slot (terminal cancellation: the
 /// session is unusable after it).
 ///
@@ -152,13 +153,12 @@ public:
     /// @throws pop3::error (errc::timeout, errc::tls_required when STLS is missing, ...)
     void connect(std::string_view host, std::string_view service, tls_mode mode = default_tls)
     {
-        std::error_code ec;
+        error_code ec;
         connect(host, service, mode, ec);
         throw_if(ec);
     }
 
-    void connect(std::string_view host, std::string_view service, tls_mode mode,
-                 std::error_code& ec)
+    void connect(std::string_view host, std::string_view service, tls_mode mode, error_code& ec)
     {
         detail::clock::time_point deadline;
         if ((ec = check_tls_mode(mode))) return;
@@ -168,7 +168,7 @@ public:
         greet(mode, deadline, ec);
     }
 
-    /// Asynchronous `connect`. Completes with `void(net_error_code)`.
+    /// Asynchronous `connect`. Completes with `void(error_code)`.
     template <class Token = default_token>
     auto async_connect(std::string host, std::string service, tls_mode mode = default_tls,
                        Token&& token = default_token{})
@@ -177,7 +177,7 @@ public:
         static_assert(detail::has_tcp_socket<Stream>::value,
                       "async_connect() needs a stream whose lowest layer is a TCP socket; "
                       "connect other streams yourself, then call async_read_greeting()");
-        return net::async_compose<Token, void(net_error_code)>(
+        return net::async_compose<Token, void(error_code)>(
             connect_op{this, std::move(host), std::move(service), mode, connect_op::stage::start},
             token, impl_->stream_);
     }
@@ -188,14 +188,14 @@ public:
     /// the caller has already established is used only after its certificate has passed the
     /// same checks. Without `mode`: implicit TLS when the caller has established TLS, else none.
     void read_greeting() { read_greeting(default_greeting_mode()); }
-    void read_greeting(std::error_code& ec) { read_greeting(default_greeting_mode(), ec); }
+    void read_greeting(error_code& ec) { read_greeting(default_greeting_mode(), ec); }
     void read_greeting(tls_mode mode)
     {
-        std::error_code ec;
+        error_code ec;
         read_greeting(mode, ec);
         throw_if(ec);
     }
-    void read_greeting(tls_mode mode, std::error_code& ec)
+    void read_greeting(tls_mode mode, error_code& ec)
     {
         if ((ec = check_tls_mode(mode))) return;
         greet(mode, detail::clock::time_point::max(), ec);
@@ -208,7 +208,7 @@ public:
     auto async_read_greeting(tls_mode mode, Token&& token = default_token{})
     {
         detail::check_token<Token>();
-        return net::async_compose<Token, void(net_error_code)>(
+        return net::async_compose<Token, void(error_code)>(
             connect_op{this, {}, {}, mode, connect_op::stage::start_greeting}, token,
             impl_->stream_);
     }
@@ -228,12 +228,12 @@ public:
     {
         run_throwing(password_login(user, password, options));
     }
-    void login(std::string_view user, std::string_view password, std::error_code& ec)
+    void login(std::string_view user, std::string_view password, error_code& ec)
     {
         run(password_login(user, password, {}), ec);
     }
     void login(std::string_view user, std::string_view password, const login_options& options,
-               std::error_code& ec)
+               error_code& ec)
     {
         run(password_login(user, password, options), ec);
     }
@@ -269,7 +269,7 @@ public:
         run_throwing(token_login(user, token, options));
     }
     void login_oauth(std::string_view user, std::string_view token, const login_options& options,
-                     std::error_code& ec)
+                     error_code& ec)
     {
         run(token_login(user, token, options), ec);
     }
@@ -289,7 +289,7 @@ public:
 
     /// Asks the server's capabilities again (RFC 2449 section 5).
     pop3::capabilities capa() { return run_throwing(detail::capa_op{}); }
-    pop3::capabilities capa(std::error_code& ec) { return run(detail::capa_op{}, ec); }
+    pop3::capabilities capa(error_code& ec) { return run(detail::capa_op{}, ec); }
     template <class Token = default_token> auto async_capa(Token&& token = default_token{})
     {
         return run_async(detail::capa_op{}, std::forward<Token>(token));
@@ -300,7 +300,7 @@ public:
     /// Needs the server's name to verify its certificate: from `connect`, or
     /// `set_server_name(host)` on a stream the caller connected (else errc::host_name_required).
     void stls() { run_throwing(stls_operation()); }
-    void stls(std::error_code& ec) { run(stls_operation(), ec); }
+    void stls(error_code& ec) { run(stls_operation(), ec); }
     template <class Token = default_token> auto async_stls(Token&& token = default_token{})
     {
         return run_async(stls_operation(), std::forward<Token>(token));
@@ -308,7 +308,7 @@ public:
 
     /// Enables UTF8 mode (RFC 6856 section 2); before login, when advertised.
     void utf8() { run_throwing(detail::utf8_op{}); }
-    void utf8(std::error_code& ec) { run(detail::utf8_op{}, ec); }
+    void utf8(error_code& ec) { run(detail::utf8_op{}, ec); }
     template <class Token = default_token> auto async_utf8(Token&& token = default_token{})
     {
         return run_async(detail::utf8_op{}, std::forward<Token>(token));
@@ -316,7 +316,7 @@ public:
 
     /// Lists the languages of the server's replies (RFC 6856 section 3).
     std::vector<language> languages() { return run_throwing(detail::lang_op{}); }
-    std::vector<language> languages(std::error_code& ec) { return run(detail::lang_op{}, ec); }
+    std::vector<language> languages(error_code& ec) { return run(detail::lang_op{}, ec); }
     template <class Token = default_token> auto async_languages(Token&& token = default_token{})
     {
         return run_async(detail::lang_op{}, std::forward<Token>(token));
@@ -324,7 +324,7 @@ public:
 
     /// Selects the language of the server's replies; "*" asks for its default.
     void set_language(std::string_view tag) { run_throwing(detail::lang_op{std::string(tag)}); }
-    void set_language(std::string_view tag, std::error_code& ec)
+    void set_language(std::string_view tag, error_code& ec)
     {
         run(detail::lang_op{std::string(tag)}, ec);
     }
@@ -338,7 +338,7 @@ public:
 
     /// STAT: number of messages and their total size.
     maildrop_stat stat() { return run_throwing(detail::stat_op{}); }
-    maildrop_stat stat(std::error_code& ec) { return run(detail::stat_op{}, ec); }
+    maildrop_stat stat(error_code& ec) { return run(detail::stat_op{}, ec); }
     template <class Token = default_token> auto async_stat(Token&& token = default_token{})
     {
         return run_async(detail::stat_op{}, std::forward<Token>(token));
@@ -346,7 +346,7 @@ public:
 
     /// LIST: every message's number and size.
     std::vector<message_size> list() { return run_throwing(size_listing{}); }
-    std::vector<message_size> list(std::error_code& ec) { return run(size_listing{}, ec); }
+    std::vector<message_size> list(error_code& ec) { return run(size_listing{}, ec); }
     // Constrained so that `async_list(1)` (no token, deferred on current Asio) is LIST 1.
     template <class Token = default_token,
               class = std::enable_if_t<!std::is_convertible_v<Token, message_number>>>
@@ -357,10 +357,7 @@ public:
 
     /// LIST n: one message's size.
     message_size list(message_number n) { return run_throwing(detail::list_one_op{n}); }
-    message_size list(message_number n, std::error_code& ec)
-    {
-        return run(detail::list_one_op{n}, ec);
-    }
+    message_size list(message_number n, error_code& ec) { return run(detail::list_one_op{n}, ec); }
     template <class Token = default_token>
     auto async_list(message_number n, Token&& token = default_token{})
     {
@@ -369,7 +366,7 @@ public:
 
     /// UIDL: every message's unique id (RFC 1939 section 7).
     std::vector<message_uid> uidl() { return run_throwing(uid_listing{}); }
-    std::vector<message_uid> uidl(std::error_code& ec) { return run(uid_listing{}, ec); }
+    std::vector<message_uid> uidl(error_code& ec) { return run(uid_listing{}, ec); }
     template <class Token = default_token,
               class = std::enable_if_t<!std::is_convertible_v<Token, message_number>>>
     auto async_uidl(Token&& token = default_token{})
@@ -379,10 +376,7 @@ public:
 
     /// UIDL n: one message's unique id.
     message_uid uidl(message_number n) { return run_throwing(detail::uidl_one_op{n}); }
-    message_uid uidl(message_number n, std::error_code& ec)
-    {
-        return run(detail::uidl_one_op{n}, ec);
-    }
+    message_uid uidl(message_number n, error_code& ec) { return run(detail::uidl_one_op{n}, ec); }
     template <class Token = default_token>
     auto async_uidl(message_number n, Token&& token = default_token{})
     {
@@ -391,7 +385,7 @@ public:
 
     /// RETR n into a string. For large messages prefer `retr(n, sink)`.
     std::string retr(message_number n) { return run_throwing(string_body(n, std::nullopt)); }
-    std::string retr(message_number n, std::error_code& ec)
+    std::string retr(message_number n, error_code& ec)
     {
         return run(string_body(n, std::nullopt), ec);
     }
@@ -405,7 +399,7 @@ public:
 
     /// RETR n, streaming the message in constant memory: `sink(std::string_view chunk)`
     /// gets the unstuffed bytes in order, line endings kept. The sink may return a
-    /// `std::error_code` to stop: the rest of the message is then read and dropped,
+    /// `error_code` to stop: the rest of the message is then read and dropped,
     /// the call fails with that error and the session stays usable.
     template <class Sink, class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
     void retr(message_number n, Sink&& sink)
@@ -413,7 +407,7 @@ public:
         run_throwing(sink_body(std::forward<Sink>(sink), n, std::nullopt));
     }
     template <class Sink, class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
-    void retr(message_number n, Sink&& sink, std::error_code& ec)
+    void retr(message_number n, Sink&& sink, error_code& ec)
     {
         run(sink_body(std::forward<Sink>(sink), n, std::nullopt), ec);
     }
@@ -430,7 +424,7 @@ public:
     {
         return run_throwing(string_body(n, lines));
     }
-    std::string top(message_number n, std::uint32_t lines, std::error_code& ec)
+    std::string top(message_number n, std::uint32_t lines, error_code& ec)
     {
         return run(string_body(n, lines), ec);
     }
@@ -448,7 +442,7 @@ public:
         run_throwing(sink_body(std::forward<Sink>(sink), n, lines));
     }
     template <class Sink, class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
-    void top(message_number n, std::uint32_t lines, Sink&& sink, std::error_code& ec)
+    void top(message_number n, std::uint32_t lines, Sink&& sink, error_code& ec)
     {
         run(sink_body(std::forward<Sink>(sink), n, lines), ec);
     }
@@ -463,13 +457,13 @@ public:
     /// RETR of many messages, pipelined when the server advertises PIPELINING, else one
     /// at a time with the same results. `handler(const message_part&)` gets each
     /// message's chunks and then its end (with a per-message error, e.g. a message another
-    /// session deleted; the batch goes on). It may return a `std::error_code` to stop.
+    /// session deleted; the batch goes on). It may return a `error_code` to stop.
     template <class Handler> void retr_many(std::vector<message_number> numbers, Handler&& handler)
     {
         run_throwing(batch(std::forward<Handler>(handler), std::move(numbers), std::nullopt));
     }
     template <class Handler>
-    void retr_many(std::vector<message_number> numbers, Handler&& handler, std::error_code& ec)
+    void retr_many(std::vector<message_number> numbers, Handler&& handler, error_code& ec)
     {
         run(batch(std::forward<Handler>(handler), std::move(numbers), std::nullopt), ec);
     }
@@ -489,7 +483,7 @@ public:
     }
     template <class Handler>
     void top_many(std::vector<message_number> numbers, std::uint32_t lines, Handler&& handler,
-                  std::error_code& ec)
+                  error_code& ec)
     {
         run(batch(std::forward<Handler>(handler), std::move(numbers), lines), ec);
     }
@@ -503,7 +497,7 @@ public:
 
     /// DELE n: marks a message for deletion at QUIT.
     void dele(message_number n) { run_throwing(plain(verb::dele, n)); }
-    void dele(message_number n, std::error_code& ec) { run(plain(verb::dele, n), ec); }
+    void dele(message_number n, error_code& ec) { run(plain(verb::dele, n), ec); }
     template <class Token = default_token>
     auto async_dele(message_number n, Token&& token = default_token{})
     {
@@ -516,7 +510,7 @@ public:
     {
         run_throwing(detail::dele_batch_op<>{std::move(numbers)});
     }
-    void dele_many(std::vector<message_number> numbers, std::error_code& ec)
+    void dele_many(std::vector<message_number> numbers, error_code& ec)
     {
         run(detail::dele_batch_op<>{std::move(numbers)}, ec);
     }
@@ -529,7 +523,7 @@ public:
 
     /// DELE of many messages, reporting each: `handler(const dele_outcome&)` is called once
     /// per message, in order, with the server's verdict (a -ERR does not fail the call; the
-    /// batch goes on). It may return a `std::error_code` to stop: no further DELE is sent
+    /// batch goes on). It may return a `error_code` to stop: no further DELE is sent
     /// (those already pipelined are read, not reported) and the call fails with that error. A
     /// number 0 or a wrong state fails the call before anything is sent, without calling the
     /// handler.
@@ -539,11 +533,11 @@ public:
         run_throwing(dele_batch(std::move(numbers), std::forward<Handler>(handler)));
     }
     template <class Handler, class = std::enable_if_t<detail::looks_like_dele_handler_v<Handler>>>
-    void dele_many(std::vector<message_number> numbers, Handler&& handler, std::error_code& ec)
+    void dele_many(std::vector<message_number> numbers, Handler&& handler, error_code& ec)
     {
         run(dele_batch(std::move(numbers), std::forward<Handler>(handler)), ec);
     }
-    /// Asynchronous `dele_many(numbers, handler)`; completes with `void(net_error_code)`.
+    /// Asynchronous `dele_many(numbers, handler)`; completes with `void(error_code)`.
     template <class Handler, class Token = default_token,
               class = std::enable_if_t<detail::looks_like_dele_handler_v<Handler>>>
     auto async_dele_many(std::vector<message_number> numbers, Handler&& handler,
@@ -555,7 +549,7 @@ public:
 
     /// RSET: unmarks every message marked for deletion.
     void rset() { run_throwing(plain(verb::rset)); }
-    void rset(std::error_code& ec) { run(plain(verb::rset), ec); }
+    void rset(error_code& ec) { run(plain(verb::rset), ec); }
     template <class Token = default_token> auto async_rset(Token&& token = default_token{})
     {
         return run_async(plain(verb::rset), std::forward<Token>(token));
@@ -563,7 +557,7 @@ public:
 
     /// NOOP: keeps the session alive.
     void noop() { run_throwing(plain(verb::noop)); }
-    void noop(std::error_code& ec) { run(plain(verb::noop), ec); }
+    void noop(error_code& ec) { run(plain(verb::noop), ec); }
     template <class Token = default_token> auto async_noop(Token&& token = default_token{})
     {
         return run_async(plain(verb::noop), std::forward<Token>(token));
@@ -573,7 +567,7 @@ public:
     /// messages marked with DELE are gone (the UPDATE state, RFC 1939 section 6). A -ERR
     /// reply ([SYS/TEMP] etc.) means they were not: the call fails with that error.
     bool quit() { return run_throwing(detail::quit_op{}); }
-    bool quit(std::error_code& ec) { return run(detail::quit_op{}, ec); }
+    bool quit(error_code& ec) { return run(detail::quit_op{}, ec); }
 
     /// Ends the session WITHOUT QUIT: the connection is closed (for streams over a socket)
     /// and the server applies none of this session's DELEs (RFC 1939 section 6 deletes only
@@ -582,7 +576,7 @@ public:
     void close() noexcept
     {
         if constexpr (detail::has_native_socket<Stream>::value) {
-            detail::net_error_code ignored;
+            error_code ignored;
             impl_->stream_.lowest_layer().close(ignored);
         }
         impl_->proto_.set_state(session_state::closed);
@@ -656,7 +650,7 @@ private:
     }
 
     /// The greeting (after implicit TLS), then STLS when `mode` requires it.
-    void greet(tls_mode mode, detail::clock::time_point deadline, std::error_code& ec)
+    void greet(tls_mode mode, detail::clock::time_point deadline, error_code& ec)
     {
         detail::greeting_op greeting(mode == tls_mode::implicit);
         if ((ec = impl_->run(greeting, deadline))) return;
@@ -668,11 +662,11 @@ private:
 
     /// STLS was required: if it is missing or refused, end the session here, before a
     /// credential can be sent.
-    std::error_code require_tls(std::error_code ec)
+    error_code require_tls(error_code ec)
     {
         if (ec == errc::not_supported || ec == errc::server_error) ec = errc::tls_required;
         if (ec) {
-            detail::net_error_code ignored;
+            error_code ignored;
             if constexpr (detail::has_native_socket<Stream>::value)
                 impl_->stream_.lowest_layer().close(ignored);
             impl_->proto_.set_state(session_state::broken);
@@ -680,7 +674,7 @@ private:
         return ec;
     }
 
-    std::error_code check_tls_mode(tls_mode mode) const
+    error_code check_tls_mode(tls_mode mode) const
     {
         if (mode != tls_mode::none && !detail::is_ssl_stream<Stream>::value)
             return errc::not_supported;
@@ -694,7 +688,7 @@ private:
 
     template <class Op>
     typename Op::result_type
-    run(Op op, std::error_code& ec,
+    run(Op op, error_code& ec,
         detail::clock::time_point deadline = detail::clock::time_point::max())
     {
         ec = impl_->run(op, deadline);
@@ -706,7 +700,7 @@ private:
 
     template <class Op> typename Op::result_type run_throwing(Op op)
     {
-        std::error_code ec;
+        error_code ec;
         if constexpr (std::is_void_v<typename Op::result_type>) {
             run(std::move(op), ec);
             throw_if(ec);
@@ -729,7 +723,7 @@ private:
                                                  std::forward<Token>(token), deadline);
     }
 
-    void throw_if(const std::error_code& ec) const
+    void throw_if(const error_code& ec) const
     {
         if (ec) throw pop3::error(ec, impl_->proto_.error_reply());
     }
@@ -749,15 +743,13 @@ private:
             secured
         } at = stage::start;
         detail::clock::time_point deadline{};
-        std::error_code refusal{};
+        error_code refusal{};
 
-        template <class Self> void operator()(Self& self, const net_error_code& step_ec = {})
+        template <class Self> void operator()(Self& self, const error_code& step_ec = {})
         {
             auto& c = *self_client;
-            std::error_code ec = from_net_error_code(step_ec);
-            const auto complete = [&self](const std::error_code& result) {
-                self.complete(to_net_error_code(result));
-            };
+            error_code ec = step_ec;
+            const auto complete = [&self](const error_code& result) { self.complete(result); };
             switch (at) {
             case stage::start:
                 if ((refusal = c.check_tls_mode(mode))) {

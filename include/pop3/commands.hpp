@@ -37,20 +37,20 @@ inline void append_number(std::string& out, std::uint64_t n)
     while (i > 0) out.push_back(digits[--i]);
 }
 
-inline std::error_code verb(std::string& out, std::string_view name)
+inline error_code verb(std::string& out, std::string_view name)
 {
     out.append(name).append("\r\n");
     return {};
 }
 
-inline std::error_code verb_token(std::string& out, std::string_view name, std::string_view arg)
+inline error_code verb_token(std::string& out, std::string_view name, std::string_view arg)
 {
     if (!valid_token(arg)) return errc::invalid_argument;
     out.append(name).append(" ").append(arg).append("\r\n");
     return {};
 }
 
-inline std::error_code verb_number(std::string& out, std::string_view name, message_number n)
+inline error_code verb_number(std::string& out, std::string_view name, message_number n)
 {
     if (auto ec = pop3::detail::check_message_number(n)) return ec;
     out.append(name).append(" ");
@@ -62,13 +62,13 @@ inline std::error_code verb_number(std::string& out, std::string_view name, mess
 } // namespace detail
 
 /// USER name (RFC 1939 section 7).
-inline std::error_code user(std::string& out, std::string_view name)
+inline error_code user(std::string& out, std::string_view name)
 {
     return detail::verb_token(out, "USER", name);
 }
 
 /// PASS secret (RFC 1939 section 7). Spaces are allowed: PASS takes the rest of the line.
-inline std::error_code pass(std::string& out, std::string_view secret)
+inline error_code pass(std::string& out, std::string_view secret)
 {
     if (pop3::detail::has_line_breaking(secret)) return errc::invalid_argument;
     out.append("PASS ").append(secret).append("\r\n");
@@ -76,7 +76,7 @@ inline std::error_code pass(std::string& out, std::string_view secret)
 }
 
 /// APOP name digest (RFC 1939 section 7); `digest` is the lower-case hex MD5.
-inline std::error_code apop(std::string& out, std::string_view name, std::string_view digest)
+inline error_code apop(std::string& out, std::string_view name, std::string_view digest)
 {
     if (!detail::valid_token(name) || !detail::valid_token(digest)) return errc::invalid_argument;
     out.append("APOP ").append(name).append(" ").append(digest).append("\r\n");
@@ -85,8 +85,8 @@ inline std::error_code apop(std::string& out, std::string_view name, std::string
 
 /// AUTH mechanism [initial-response] (RFC 5034 section 4). An empty `initial_response`
 /// sends none; a zero-length response is sent as "=" by the caller.
-inline std::error_code auth(std::string& out, std::string_view mechanism,
-                            std::string_view initial_response = {})
+inline error_code auth(std::string& out, std::string_view mechanism,
+                       std::string_view initial_response = {})
 {
     if (!detail::valid_token(mechanism)) return errc::invalid_argument;
     if (!initial_response.empty() && !detail::valid_token(initial_response))
@@ -98,7 +98,7 @@ inline std::error_code auth(std::string& out, std::string_view mechanism,
 }
 
 /// A client response line inside an AUTH exchange: base64 text, empty, or "*" to abort.
-inline std::error_code auth_response(std::string& out, std::string_view response)
+inline error_code auth_response(std::string& out, std::string_view response)
 {
     if (response.find(' ') != std::string_view::npos || pop3::detail::has_line_breaking(response))
         return errc::invalid_argument;
@@ -106,37 +106,37 @@ inline std::error_code auth_response(std::string& out, std::string_view response
     return {};
 }
 
-inline std::error_code stat(std::string& out)
+inline error_code stat(std::string& out)
 {
     return detail::verb(out, "STAT");
 }
-inline std::error_code list(std::string& out)
+inline error_code list(std::string& out)
 {
     return detail::verb(out, "LIST");
 }
-inline std::error_code list(std::string& out, message_number n)
+inline error_code list(std::string& out, message_number n)
 {
     return detail::verb_number(out, "LIST", n);
 }
-inline std::error_code uidl(std::string& out)
+inline error_code uidl(std::string& out)
 {
     return detail::verb(out, "UIDL");
 }
-inline std::error_code uidl(std::string& out, message_number n)
+inline error_code uidl(std::string& out, message_number n)
 {
     return detail::verb_number(out, "UIDL", n);
 }
-inline std::error_code retr(std::string& out, message_number n)
+inline error_code retr(std::string& out, message_number n)
 {
     return detail::verb_number(out, "RETR", n);
 }
-inline std::error_code dele(std::string& out, message_number n)
+inline error_code dele(std::string& out, message_number n)
 {
     return detail::verb_number(out, "DELE", n);
 }
 
 /// TOP n lines (RFC 1939 section 7): the header and the first `lines` body lines.
-inline std::error_code top(std::string& out, message_number n, std::uint32_t lines)
+inline error_code top(std::string& out, message_number n, std::uint32_t lines)
 {
     if (auto ec = pop3::detail::check_message_number(n)) return ec;
     out.append("TOP ");
@@ -147,40 +147,40 @@ inline std::error_code top(std::string& out, message_number n, std::uint32_t lin
     return {};
 }
 
-inline std::error_code rset(std::string& out)
+inline error_code rset(std::string& out)
 {
     return detail::verb(out, "RSET");
 }
-inline std::error_code noop(std::string& out)
+inline error_code noop(std::string& out)
 {
     return detail::verb(out, "NOOP");
 }
-inline std::error_code quit(std::string& out)
+inline error_code quit(std::string& out)
 {
     return detail::verb(out, "QUIT");
 }
 /// CAPA (RFC 2449 section 5).
-inline std::error_code capa(std::string& out)
+inline error_code capa(std::string& out)
 {
     return detail::verb(out, "CAPA");
 }
 /// STLS (RFC 2595 section 4).
-inline std::error_code stls(std::string& out)
+inline error_code stls(std::string& out)
 {
     return detail::verb(out, "STLS");
 }
 /// UTF8 (RFC 6856 section 2).
-inline std::error_code utf8(std::string& out)
+inline error_code utf8(std::string& out)
 {
     return detail::verb(out, "UTF8");
 }
 /// LANG without argument lists the languages (RFC 6856 section 3).
-inline std::error_code lang(std::string& out)
+inline error_code lang(std::string& out)
 {
     return detail::verb(out, "LANG");
 }
 /// LANG tag selects a language; "*" asks for the server's default.
-inline std::error_code lang(std::string& out, std::string_view tag)
+inline error_code lang(std::string& out, std::string_view tag)
 {
     return detail::verb_token(out, "LANG", tag);
 }

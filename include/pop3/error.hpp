@@ -1,18 +1,14 @@
-// pop3/error.hpp: the library's error codes, registered with std::error_code.
+// pop3/error.hpp: the library's error codes, registered with pop3::error_code.
 #ifndef POP3_ERROR_HPP
 #define POP3_ERROR_HPP
 
+#include <pop3/error_code.hpp>
+
 #include <string>
-#include <system_error>
 
 namespace pop3 {
 
-#if !defined(POP3_USE_BOOST_ASIO)
-/// The error code type of every call, synchronous and asynchronous (standalone Asio's own).
-using error_code = std::error_code;
-#endif
-
-/// Errors reported by the library. Compare against a `std::error_code` with `==`.
+/// Errors reported by the library. Compare against a `pop3::error_code` with `==`.
 ///
 /// The server's own `-ERR` text and RFC 2449 response code are not part of the
 /// code: they travel beside it (see `pop3::server_reply` and `pop3::error`).
@@ -60,8 +56,9 @@ enum class errc {
 
 namespace detail {
 
-class error_category_impl final : public std::error_category {
+class error_category_impl final : public error_category_base {
 public:
+    using error_category_base::message; // Boost's has a buffer overload too
     const char* name() const noexcept override { return "pop3"; }
 
     std::string message(int value) const override
@@ -158,21 +155,20 @@ public:
 } // namespace detail
 
 /// The category of `pop3::errc`, named "pop3".
-inline const std::error_category& error_category() noexcept
+inline const error_category_base& error_category() noexcept
 {
     static const detail::error_category_impl instance;
     return instance;
 }
 
-/// Makes `std::error_code ec = pop3::errc::timeout;` work.
-inline std::error_code make_error_code(errc e) noexcept
+/// Makes `pop3::error_code ec = pop3::errc::timeout;` and `ec == pop3::errc::timeout` work.
+inline error_code make_error_code(errc e) noexcept
 {
     return {static_cast<int>(e), error_category()};
 }
 
 } // namespace pop3
 
-template <> struct std::is_error_code_enum<pop3::errc> : std::true_type {
-};
+POP3_DETAIL_REGISTER_ERROR_CODE_ENUM(pop3::errc);
 
 #endif // POP3_ERROR_HPP

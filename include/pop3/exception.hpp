@@ -3,22 +3,23 @@
 #define POP3_EXCEPTION_HPP
 
 #include <pop3/error.hpp>
+#include <pop3/error_code.hpp>
 #include <pop3/reply.hpp>
 
 #include <string>
-#include <system_error>
 #include <utility>
 
 namespace pop3 {
 
 /// Thrown by every throwing overload: an error code plus, when the server answered
-/// -ERR, its reply (text and response code).
-class error : public std::system_error {
+/// -ERR, its reply (text and response code). Derives from std::system_error, or from
+/// boost::system::system_error on Boost.Asio; `code()` is the `pop3::error_code`.
+class error : public system_error {
 public:
-    explicit error(std::error_code ec) : std::system_error(ec) {}
+    explicit error(error_code ec) : system_error(ec) {}
 
-    error(std::error_code ec, server_reply reply)
-        : std::system_error(make_base(ec, describe(reply))), reply_(std::move(reply))
+    error(error_code ec, server_reply reply)
+        : system_error(make_base(ec, describe(reply))), reply_(std::move(reply))
     {
     }
 
@@ -26,10 +27,10 @@ public:
     const server_reply& reply() const noexcept { return reply_; }
 
 private:
-    // std::system_error(ec, "") would make what() start with ": ".
-    static std::system_error make_base(std::error_code ec, const std::string& what)
+    // system_error(ec, "") would make what() start with ": ".
+    static system_error make_base(error_code ec, const std::string& what)
     {
-        return what.empty() ? std::system_error(ec) : std::system_error(ec, what);
+        return what.empty() ? system_error(ec) : system_error(ec, what);
     }
 
     static std::string describe(const server_reply& reply)

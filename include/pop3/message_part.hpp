@@ -19,7 +19,7 @@ struct message_part {
     bool end = false;      ///< the message is complete (or failed: see `error`)
     /// When `end`: empty on success, else why this message failed (e.g. -ERR because another
     /// session deleted it). The batch goes on with the next message.
-    std::error_code error;
+    error_code error;
     /// When `end` and `error` came from the server: its -ERR reply (text and response code).
     /// Only valid during the call; null otherwise.
     const server_reply* reply = nullptr;
@@ -30,7 +30,7 @@ struct dele_outcome {
     message_number number = 0;
     /// Empty when the server marked the message deleted, else why not (e.g. -ERR because
     /// it was already deleted). The batch goes on with the next message.
-    std::error_code error;
+    error_code error;
     /// When `error` came from the server: its -ERR reply. Only valid during the call; null
     /// otherwise.
     const server_reply* reply = nullptr;

@@ -76,8 +76,8 @@ inline response_code_kind classify_response_code(std::string_view code) noexcept
 ///
 /// @param allow_continuation accept the SASL "+ challenge" form (only inside AUTH).
 /// @return `errc::malformed_response` when the line is not a POP3 status line.
-inline std::error_code parse_reply_line(std::string_view line, bool allow_continuation,
-                                        server_reply& out)
+inline error_code parse_reply_line(std::string_view line, bool allow_continuation,
+                                   server_reply& out)
 {
     std::string_view rest;
     if (line.substr(0, 3) == "+OK") {
@@ -126,7 +126,7 @@ inline std::error_code parse_reply_line(std::string_view line, bool allow_contin
 }
 
 /// The error a -ERR reply stands for, refined by its response code.
-inline std::error_code error_from_reply(const server_reply& reply) noexcept
+inline error_code error_from_reply(const server_reply& reply) noexcept
 {
     if (reply.status != reply_status::err) return {};
     switch (reply.code.kind) {

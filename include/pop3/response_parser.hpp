@@ -47,7 +47,7 @@ struct parse_result {
     parse_event event = parse_event::need_more;
     std::size_t consumed = 0; ///< bytes at the front of the input the caller must drop
     std::string_view data;    ///< for `line` and `data`: points into the input
-    std::error_code error;    ///< for `failed`
+    error_code error;         ///< for `failed`
 };
 
 /// Parses one response at a time: call `expect`, then `parse` until `done` or `failed`.
@@ -85,7 +85,7 @@ public:
 
     /// Call when the input has ended (the peer closed the connection). Returns
     /// `errc::unexpected_eof` if a response was cut short, so it is never taken as whole.
-    std::error_code finish() const noexcept
+    error_code finish() const noexcept
     {
         switch (state_) {
         case state::idle:
@@ -109,7 +109,7 @@ public:
 private:
     enum class state { idle, status, complete, body_line_start, body_mid_line, failed };
 
-    parse_result fail(std::error_code ec) noexcept
+    parse_result fail(error_code ec) noexcept
     {
         state_ = state::failed;
         error_ = ec;
@@ -211,7 +211,7 @@ private:
     response_kind kind_ = response_kind::single_line;
     body_mode mode_ = body_mode::stream;
     server_reply reply_;
-    std::error_code error_;
+    error_code error_;
 };
 
 } // namespace pop3

@@ -39,9 +39,9 @@ namespace detail {
 
 /// Message numbers start at 1 (RFC 1939 section 5): the one check for 0, whether a caller
 /// passed it (refused before anything is sent) or a server listed it (malformed).
-inline std::error_code check_message_number(message_number n) noexcept
+inline error_code check_message_number(message_number n) noexcept
 {
-    return n == 0 ? make_error_code(errc::invalid_argument) : std::error_code{};
+    return n == 0 ? make_error_code(errc::invalid_argument) : error_code{};
 }
 
 inline bool parse_message_number(std::string_view token, message_number& out) noexcept
@@ -52,7 +52,7 @@ inline bool parse_message_number(std::string_view token, message_number& out) no
 } // namespace detail
 
 /// Parses the text of a STAT reply: "nn mm" (RFC 1939 section 5); trailing text is ignored.
-inline std::error_code parse_stat(std::string_view text, maildrop_stat& out) noexcept
+inline error_code parse_stat(std::string_view text, maildrop_stat& out) noexcept
 {
     auto rest = text;
     maildrop_stat result;
@@ -64,7 +64,7 @@ inline std::error_code parse_stat(std::string_view text, maildrop_stat& out) noe
 }
 
 /// Parses a scan listing "n size", from LIST's data lines or the text of `LIST n`.
-inline std::error_code parse_scan_listing(std::string_view line, message_size& out) noexcept
+inline error_code parse_scan_listing(std::string_view line, message_size& out) noexcept
 {
     auto rest = line;
     message_size result;
@@ -77,7 +77,7 @@ inline std::error_code parse_scan_listing(std::string_view line, message_size& o
 
 /// Parses a unique-id listing "n uid", from UIDL's data lines or the text of `UIDL n`.
 /// The UID must pass `is_valid_uid` and be at most `limits.max_uid_length` long.
-inline std::error_code parse_unique_id_listing(std::string_view line, message_uid& out,
+inline error_code parse_unique_id_listing(std::string_view line, message_uid& out,
                                                const parser_limits& limits = {})
 {
     auto rest = line;

@@ -32,20 +32,20 @@ struct tls_options {
 /// newer, trusting the system store (or the given CA file/directory). Certificate chain
 /// and host name are verified by the client whenever TLS starts.
 /// Sets `ec` to errc::ca_certificates_unreadable when a CA file or directory cannot be loaded.
-inline net::ssl::context make_tls_context(const tls_options& options, std::error_code& ec)
+inline net::ssl::context make_tls_context(const tls_options& options, error_code& ec)
 {
     ec.clear();
     net::ssl::context context(net::ssl::context::tls_client);
     context.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                         net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
                         net::ssl::context::no_tlsv1_1);
-    net_error_code loaded;
+    error_code loaded;
     if (options.ca_file.empty() && options.ca_directory.empty())
         context.set_default_verify_paths(loaded);
     if (!loaded && !options.ca_file.empty()) context.load_verify_file(options.ca_file, loaded);
     if (!loaded && !options.ca_directory.empty()) {
         // OpenSSL looks into a CA directory only during handshakes: check that it is there.
-        std::error_code ignored;
+        std::error_code ignored; // std::filesystem's, whatever the flavour
         if (std::filesystem::is_directory(options.ca_directory, ignored))
             context.add_verify_path(options.ca_directory, loaded);
         else ec = errc::ca_certificates_unreadable;
@@ -58,7 +58,7 @@ inline net::ssl::context make_tls_context(const tls_options& options, std::error
 /// As above. @throws pop3::error (errc::ca_certificates_unreadable).
 inline net::ssl::context make_tls_context(const tls_options& options = {})
 {
-    std::error_code ec;
+    error_code ec;
     auto context = make_tls_context(options, ec);
     if (ec) throw pop3::error(ec);
     return context;

@@ -34,7 +34,7 @@ using tcp_client = pop3::client<asio::ip::tcp::socket>;
 
 /// The application's own storage, as the README's leave-on-server example assumes it:
 /// success only once the message is durable. Declared only: fragments are never linked.
-std::error_code save_durably(std::string_view uid, std::string_view bytes);
+pop3::error_code save_durably(std::string_view uid, std::string_view bytes);
 } // namespace doc
 
 #endif

@@ -43,11 +43,11 @@ void connect_by_hand(tls_client& c, const std::string& host, const std::string& 
 }
 
 /// Runs `ioc` until the handler has run, at most 20 s.
-template <class Start> pop3::net_error_code run_async(net::io_context& ioc, Start start)
+template <class Start> pop3::error_code run_async(net::io_context& ioc, Start start)
 {
-    pop3::net_error_code result;
+    pop3::error_code result;
     bool done = false;
-    start([&](pop3::net_error_code ec) {
+    start([&](pop3::error_code ec) {
         result = ec;
         done = true;
     });
@@ -108,7 +108,7 @@ TEST_CASE("dovecot auth: without TLS, SCRAM logs in; everything else needs the o
         net::io_context ioc;
         pop3::client<tcp::socket> c{ioc};
         c.connect(env.host(), env.port(), pop3::tls_mode::none);
-        std::error_code ec;
+        pop3::error_code ec;
         c.login("alice", dovecot_env::password("alice"), method(mech), ec);
         CHECK(ec == pop3::errc::insecure_authentication);
         c.login("alice", dovecot_env::password("alice"), method(mech, true), ec);
@@ -129,7 +129,7 @@ TEST_CASE("dovecot auth: wrong password with every mechanism is authentication_f
         net::io_context ioc;
         tls_client c{ioc, tls};
         c.connect(env.host(), env.tls_port(), pop3::tls_mode::implicit);
-        std::error_code ec;
+        pop3::error_code ec;
         c.login("alice", "wrong-password", method(mech), ec);
         CHECK(ec == pop3::errc::authentication_failed);
         CHECK(c.state() == pop3::session_state::authorization);
@@ -144,7 +144,7 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
         auto tls = pop3::make_tls_context({env.ca_file(), {}});
         net::io_context ioc;
         tls_client c{ioc, tls};
-        std::error_code ec;
+        pop3::error_code ec;
         c.connect("127.0.0.2", env.tls_port(), pop3::tls_mode::implicit, ec);
         CHECK(ec == pop3::errc::certificate_name_mismatch);
         CHECK(c.state() == pop3::session_state::broken);
@@ -157,7 +157,7 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
         const auto ec = run_async(ioc, [&](auto handler) {
             c.async_connect("127.0.0.2", env.tls_port(), pop3::tls_mode::implicit, handler);
         });
-        CHECK(pop3::from_net_error_code(ec) == pop3::errc::certificate_name_mismatch);
+        CHECK(ec == pop3::errc::certificate_name_mismatch);
     }
     {
         // The system trust store does not know the test CA.
@@ -166,7 +166,7 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
         tls_client c{ioc, tls};
         sent_lines sent;
         sent.attach(c);
-        std::error_code ec;
+        pop3::error_code ec;
         c.connect(env.host(), env.port(), pop3::tls_mode::starttls, ec);
         CHECK(ec == pop3::errc::certificate_untrusted);
         CHECK_FALSE(c.tls_active());
@@ -191,7 +191,7 @@ TEST_CASE("dovecot auth: TLS required and no STLS offered: no credential is sent
     tls_client c{ioc, tls};
     sent_lines sent;
     sent.attach(c);
-    std::error_code ec;
+    pop3::error_code ec;
     c.connect(env.host(), env.nostls_port(), pop3::tls_mode::starttls, ec);
     CHECK(ec == pop3::errc::tls_required);
     CHECK(sent.lines == std::vector<std::string>{"CAPA"});
@@ -207,7 +207,7 @@ TEST_CASE("dovecot auth: implicit TLS on the plain POP3 port is tls_not_spoken, 
     {
         net::io_context ioc;
         tls_client c{ioc, tls};
-        std::error_code ec;
+        pop3::error_code ec;
         c.connect(env.host(), env.port(), pop3::tls_mode::implicit, ec);
         CHECK(ec == pop3::errc::tls_not_spoken);
         CHECK_FALSE(c.tls_active());
@@ -218,7 +218,7 @@ TEST_CASE("dovecot auth: implicit TLS on the plain POP3 port is tls_not_spoken, 
         const auto ec = run_async(ioc, [&](auto handler) {
             c.async_connect(env.host(), env.port(), pop3::tls_mode::implicit, handler);
         });
-        CHECK(pop3::from_net_error_code(ec) == pop3::errc::tls_not_spoken);
+        CHECK(ec == pop3::errc::tls_not_spoken);
     }
     {
         // The throwing form names it the same way, as a pop3::error.
@@ -246,7 +246,7 @@ TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host 
         sent.attach(c);
         connect_by_hand(c, "127.0.0.2", env.port());
         c.read_greeting();
-        std::error_code ec;
+        pop3::error_code ec;
         c.stls(ec);
         CHECK(ec == pop3::errc::host_name_required);
         CHECK_FALSE(c.tls_active());
@@ -263,7 +263,7 @@ TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host 
         connect_by_hand(c, "127.0.0.2", env.port());
         c.set_server_name("127.0.0.2");
         c.read_greeting();
-        std::error_code ec;
+        pop3::error_code ec;
         c.stls(ec);
         CHECK(ec == pop3::errc::certificate_name_mismatch);
         c.login("alice", dovecot_env::password("alice"), ec);
@@ -289,7 +289,7 @@ TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host 
             net::io_context ioc;
             tls_client c{ioc, tls};
             connect_by_hand(c, "127.0.0.2", env.tls_port());
-            std::error_code ec;
+            pop3::error_code ec;
             c.read_greeting(pop3::tls_mode::implicit, ec);
             CHECK(ec == pop3::errc::host_name_required);
         }
@@ -298,7 +298,7 @@ TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host 
             tls_client c{ioc, tls};
             connect_by_hand(c, "127.0.0.2", env.tls_port());
             c.set_server_name("127.0.0.2");
-            std::error_code ec;
+            pop3::error_code ec;
             c.read_greeting(pop3::tls_mode::implicit, ec);
             CHECK(ec == pop3::errc::certificate_name_mismatch);
         }
@@ -327,7 +327,7 @@ TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host 
             connect_by_hand(c, "127.0.0.2", env.tls_port());
             c.stream().handshake(net::ssl::stream_base::client);
             if (*name != '\0') c.set_server_name(name);
-            std::error_code ec;
+            pop3::error_code ec;
             c.read_greeting(ec);
             if (std::string(name) == "127.0.0.1") {
                 // The certificate names 127.0.0.1 (the same server): this name is fine.
@@ -352,7 +352,7 @@ TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host 
             const char* address;
             const char* server_name; // "" = none given
             via how;
-            std::error_code expected;
+            pop3::error_code expected;
         };
         const pop3::errc none_given = pop3::errc::host_name_required;
         const pop3::errc mismatch = pop3::errc::certificate_name_mismatch;
@@ -377,7 +377,7 @@ TEST_CASE("dovecot auth: TLS on a stream the caller connected verifies the host 
                                                                  : pop3::tls_mode::starttls,
                                           handler);
             });
-            CHECK(pop3::from_net_error_code(ec) == k.expected);
+            CHECK(ec == k.expected);
             CHECK(c.tls_active() == !k.expected);
         }
     }
@@ -412,9 +412,7 @@ TEST_CASE("dovecot auth: a TLS client connects again after quit, with a fresh TL
             c.async_login("alice", dovecot_env::password("alice"), h);
         });
         CHECK_FALSE(ec);
-        ec = run_async(ioc, [&](auto h) {
-            c.async_quit([h](pop3::net_error_code e, bool) { h(e); });
-        });
+        ec = run_async(ioc, [&](auto h) { c.async_quit([h](pop3::error_code e, bool) { h(e); }); });
         CHECK_FALSE(ec);
     }
 }

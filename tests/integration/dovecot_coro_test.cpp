@@ -143,7 +143,7 @@ TEST_CASE("dovecot coroutines: a refused login throws out of co_await with pop3'
 {
     const auto& env = dovecot_env::get();
     bool threw = false;
-    pop3::net_error_code code;
+    pop3::error_code code;
     run_coroutine([&](net::io_context& ioc) -> net::awaitable<void> {
         pop3::client<tcp::socket> c{ioc};
         co_await c.async_connect(env.host(), env.port(), pop3::tls_mode::none, net::use_awaitable);

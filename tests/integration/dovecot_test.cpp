@@ -144,7 +144,7 @@ TEST_CASE("dovecot: an empty mailbox")
     CHECK(st.octets == 0);
     CHECK(s.client.list().empty());
     CHECK(s.client.uidl().empty());
-    std::error_code ec;
+    pop3::error_code ec;
     s.client.retr(1, ec);
     CHECK(ec == pop3::errc::server_error);
     CHECK(s.client.quit());
@@ -200,7 +200,7 @@ TEST_CASE("dovecot: DELE + RSET keeps, DELE + QUIT removes")
         s.client.dele(1);
         s.client.dele_many({2, 3});
         CHECK(s.client.stat().count == expected.size() - 3);
-        std::error_code ec;
+        pop3::error_code ec;
         s.client.retr(1, ec);
         CHECK(ec == pop3::errc::server_error); // marked as deleted
         s.client.rset();
@@ -252,7 +252,7 @@ TEST_CASE("dovecot: STLS and implicit TLS with the test CA")
     {
         // A server without STLS: starttls fails before any credential is sent.
         pop3::client<net::ssl::stream<tcp::socket>> c{ioc, tls};
-        std::error_code ec;
+        pop3::error_code ec;
         c.connect(env.host(), env.nostls_port(), pop3::tls_mode::starttls, ec);
         CHECK(ec == pop3::errc::tls_required);
         CHECK_FALSE(c.tls_active());
@@ -268,7 +268,7 @@ TEST_CASE("dovecot: close() abandons the session without QUIT, so DELE marks are
     s.client.dele(1);
     s.client.close();
     CHECK(s.client.state() == pop3::session_state::closed);
-    std::error_code ec;
+    pop3::error_code ec;
     s.client.noop(ec);
     CHECK(ec == pop3::errc::wrong_state); // nothing after close, as after quit
     // The same client starts a new session; the message is still there. (Dovecot may need

@@ -233,7 +233,7 @@ struct temp_dir {
     }
     ~temp_dir()
     {
-        std::error_code ec;
+        std::error_code ec; // std::filesystem's
         std::filesystem::remove_all(path, ec);
     }
 };
@@ -248,16 +248,16 @@ pop3::file_store_options store_options()
 
 /// One fetch_new run; any error (connect, login, store, session) is returned. The
 /// messages stream into the Maildir (`box` is a pop3::message_delivery), as in pop3-fetch.
-std::error_code run_once(const std::string& store_path, maildir& box, const leave_policy& policy,
-                         const std::string& port = {})
+pop3::error_code run_once(const std::string& store_path, maildir& box, const leave_policy& policy,
+                          const std::string& port = {})
 {
     try {
         pop3::file_uid_store store(store_path, store_options());
         dovecot_session s("keep", port);
-        std::error_code ec;
+        pop3::error_code ec;
         pop3::fetch_new(s.client, store, policy, box, pop3::fetch_options{}, ec);
         return ec;
-    } catch (const std::system_error& e) {
+    } catch (const pop3::system_error& e) {
         return e.code();
     }
 }

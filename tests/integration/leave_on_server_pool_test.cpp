@@ -43,12 +43,12 @@ struct account {
     pop3::memory_uid_store store;
     std::map<std::string, std::vector<std::string>> copies; ///< UID -> every delivery
     std::optional<pop3::client<net::ip::tcp::socket>> client;
-    std::error_code ec;
+    pop3::error_code ec;
     std::string failed_step;
     pop3::fetch_result result;
     int completions = 0;
 
-    std::error_code deliver(const pop3::fetched_message& m)
+    pop3::error_code deliver(const pop3::fetched_message& m)
     {
         copies[std::string(m.uid)].emplace_back(m.bytes);
         return {};
@@ -74,24 +74,24 @@ void poll_all(net::io_context& ioc, std::vector<std::unique_ptr<account>>& all,
         t.connect = std::chrono::seconds(20);
         t.idle = std::chrono::seconds(60);
         a->client->set_timeouts(t);
-        const auto fail = [a](const char* step, pop3::net_error_code ec) {
-            a->ec = pop3::from_net_error_code(ec);
+        const auto fail = [a](const char* step, pop3::error_code ec) {
+            a->ec = ec;
             a->failed_step = step;
             ++a->completions;
         };
         a->client->async_connect(
             env.host(), env.port(), pop3::tls_mode::none,
-            [a, fail, policy, options](pop3::net_error_code ec) {
+            [a, fail, policy, options](pop3::error_code ec) {
                 if (ec) return fail("connect", ec);
                 a->client->async_login(
                     a->user, dovecot_env::password(a->user),
-                    [a, fail, policy, options](pop3::net_error_code ec2) {
+                    [a, fail, policy, options](pop3::error_code ec2) {
                         if (ec2) return fail("login", ec2);
                         pop3::async_fetch_new(
                             *a->client, a->store, policy,
                             [a](const pop3::fetched_message& m) { return a->deliver(m); },
-                            options, [a](pop3::net_error_code ec3, pop3::fetch_result r) {
-                                a->ec = pop3::from_net_error_code(ec3);
+                            options, [a](pop3::error_code ec3, pop3::fetch_result r) {
+                                a->ec = ec3;
                                 if (a->ec) a->failed_step = "fetch_new";
                                 a->result = std::move(r);
                                 ++a->completions;

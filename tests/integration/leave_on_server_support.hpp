@@ -83,7 +83,7 @@ public:
 
     const std::string& root() const { return root_; }
 
-    std::error_code begin(const pop3::fetched_message_info& m) override
+    pop3::error_code begin(const pop3::fetched_message_info& m) override
     {
         abort();
         hex_ = uid_to_hex(m.uid);
@@ -100,23 +100,23 @@ public:
         fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd_ < 0) {
             tmp_.clear();
-            return {errno, std::system_category()};
+            return pop3_test::errno_error(errno);
         }
         return {};
     }
 
-    std::error_code write(std::string_view chunk) override
+    pop3::error_code write(std::string_view chunk) override
     {
         if (skip_) return {};
         while (!chunk.empty()) {
             const auto n = ::write(fd_, chunk.data(), chunk.size());
-            if (n < 0) return {errno, std::system_category()};
+            if (n < 0) return pop3_test::errno_error(errno);
             chunk.remove_prefix(static_cast<std::size_t>(n));
         }
         return {};
     }
 
-    std::error_code commit() override
+    pop3::error_code commit() override
     {
         if (skip_) {
             skip_ = false;
@@ -124,9 +124,9 @@ public:
         }
         const int fd = fd_;
         fd_ = -1;
-        if (::close(fd) != 0) return {errno, std::system_category()};
+        if (::close(fd) != 0) return pop3_test::errno_error(errno);
         const auto final_name = root_ + "/new/" + unique_ + "." + hex_ + ".eml";
-        if (::rename(tmp_.c_str(), final_name.c_str()) != 0) return {errno, std::system_category()};
+        if (::rename(tmp_.c_str(), final_name.c_str()) != 0) return pop3_test::errno_error(errno);
         tmp_.clear();
         return {};
     }
@@ -141,9 +141,9 @@ public:
     }
 
     /// The whole-message form: the same delivery, in one chunk.
-    std::error_code operator()(const pop3::fetched_message& m)
+    pop3::error_code operator()(const pop3::fetched_message& m)
     {
-        std::error_code ec = begin({m.number, m.uid, m.bytes.size(), m.maybe_delivered});
+        pop3::error_code ec = begin({m.number, m.uid, m.bytes.size(), m.maybe_delivered});
         if (!ec) ec = write(m.bytes);
         if (!ec) ec = commit();
         if (ec) abort();

@@ -39,7 +39,7 @@ struct temp_dir {
     }
     ~temp_dir()
     {
-        std::error_code ec;
+        std::error_code ec; // std::filesystem's
         std::filesystem::remove_all(path, ec);
     }
 };
@@ -202,7 +202,7 @@ TEST_CASE("leave on server: two runs on one account: the second is refused at on
     temp_dir dir;
     const auto store_path = dir.path + "/keep.uids";
     pop3::file_uid_store first(store_path);
-    std::error_code ec;
+    pop3::error_code ec;
     pop3::file_uid_store second;
     second.open(store_path, ec);
     CHECK(ec == pop3::store_errc::locked);
@@ -249,14 +249,14 @@ class comparing_delivery final : public pop3::message_delivery {
 public:
     explicit comparing_delivery(const std::string& path) : path_(path) {}
 
-    std::error_code begin(const pop3::fetched_message_info&) override
+    pop3::error_code begin(const pop3::fetched_message_info&) override
     {
         in_.open(path_, std::ios::binary);
         same_ = static_cast<bool>(in_);
         size_ = 0;
         return {};
     }
-    std::error_code write(std::string_view chunk) override
+    pop3::error_code write(std::string_view chunk) override
     {
         piece_.resize(chunk.size());
         in_.read(piece_.data(), static_cast<std::streamsize>(chunk.size()));
@@ -266,7 +266,7 @@ public:
         largest_ = std::max(largest_, chunk.size());
         return {};
     }
-    std::error_code commit() override
+    pop3::error_code commit() override
     {
         same_ = same_ && in_.peek() == std::char_traits<char>::eof();
         in_.close();
@@ -324,7 +324,7 @@ TEST_CASE("leave on server: a 50 MB message is delivered whole and held once in 
         std::size_t size = 0;
         const auto r = pop3::fetch_new(
             s.client, store, leave_policy::keep_forever(),
-            [&](const pop3::fetched_message& m) -> std::error_code {
+            [&](const pop3::fetched_message& m) -> pop3::error_code {
                 size = m.bytes.size();
                 // Compare in 1 MiB pieces: the test itself must not hold a copy.
                 std::ifstream in(expected[0].path, std::ios::binary);

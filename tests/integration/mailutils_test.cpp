@@ -148,7 +148,7 @@ struct temp_dir {
     }
     ~temp_dir()
     {
-        std::error_code ec;
+        std::error_code ec; // std::filesystem's
         std::filesystem::remove_all(path, ec);
     }
 };
@@ -215,7 +215,7 @@ TEST_CASE("mailutils: APOP with the secret from apop-database-file; a wrong one 
     {
         connected server;
         auto& c = server.c;
-        std::error_code ec;
+        pop3::error_code ec;
         c.login(env.user("alice"), "not-the-password", plaintext(pop3::auth_method::apop), ec);
         CHECK(ec == pop3::errc::authentication_failed);
         CHECK(c.last_error_reply().code.kind == pop3::response_code_kind::auth);
@@ -241,7 +241,7 @@ TEST_CASE("mailutils: automatic login without TLS refuses, then with allow_plain
     auto& c = server.c;
     auto& sent = server.sent;
     // No SCRAM on offer, and USER and APOP are not safe in the clear: nothing is sent.
-    std::error_code ec;
+    pop3::error_code ec;
     c.login(env.user("alice"), mu_env::password("alice"), ec);
     CHECK(ec == pop3::errc::insecure_authentication);
     CHECK(sent.empty());
@@ -260,7 +260,7 @@ TEST_CASE("mailutils: no SASL listed, so an explicit SASL login is refused unsen
     connected server;
     auto& c = server.c;
     auto& sent = server.sent;
-    std::error_code ec;
+    pop3::error_code ec;
     c.login(env.user("alice"), mu_env::password("alice"), plaintext(pop3::auth_method::plain), ec);
     // CAPA lists no SASL (the server would answer AUTH with "-ERR Not implemented"): the
     // credentials are never sent.
@@ -458,7 +458,7 @@ TEST_CASE("mailutils: DELE + RSET keeps, DELE + QUIT removes")
         s.client.dele(1);
         s.client.dele_many({2, 3});
         CHECK(s.client.stat().count == expected.size() - 3);
-        std::error_code ec;
+        pop3::error_code ec;
         s.client.retr(1, ec);
         CHECK(ec == pop3::errc::server_error); // "-ERR Message has been deleted"
         s.client.dele(1, ec);
@@ -531,7 +531,7 @@ TEST_CASE("mailutils: fetch_new with a file_uid_store: the first run fetches all
     temp_dir dir;
     const auto store_path = dir.path + "/keep.uids";
     std::map<std::string, std::string> delivered; // UID -> bytes
-    const auto deliver = [&](const pop3::fetched_message& m) -> std::error_code {
+    const auto deliver = [&](const pop3::fetched_message& m) -> pop3::error_code {
         delivered[std::string(m.uid)] = std::string(m.bytes);
         return {};
     };

@@ -56,7 +56,7 @@ int main()
     check(plain.state() == pop3::session_state::disconnected, "a new client is disconnected");
 
     std::string command;
-    const std::error_code format_error = pop3::commands::retr(command, 3);
+    const pop3::error_code format_error = pop3::commands::retr(command, 3);
     check(!format_error, "commands::retr succeeds");
     check(command == "RETR 3\r\n", "commands::retr formats 'RETR 3\\r\\n'");
 
@@ -67,13 +67,13 @@ int main()
     check(!secure.tls_active(), "a new TLS client has no TLS yet");
 
     // Instantiates the sync and the async driver; neither may succeed without a connection.
-    std::error_code sync_error;
+    pop3::error_code sync_error;
     plain.noop(sync_error);
     check(static_cast<bool>(sync_error), "noop() before connect fails");
 
     bool completed = false;
-    std::error_code async_error;
-    plain.async_noop([&](std::error_code ec) {
+    pop3::error_code async_error;
+    plain.async_noop([&](pop3::error_code ec) {
         completed = true;
         async_error = ec;
     });

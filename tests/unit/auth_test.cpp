@@ -55,14 +55,14 @@ TEST_CASE("without TLS, methods that expose the password are refused before send
                    pop3::auth_method::xoauth2, pop3::auth_method::oauthbearer}) {
         INFO(static_cast<int>(m));
         fixture f("+OK ready <1.2@host>\r\n", "USER\r\nSASL PLAIN LOGIN CRAM-MD5 XOAUTH2\r\n", "");
-        std::error_code ec;
+        pop3::error_code ec;
         f.c.login("alice", "secret", with(m), ec);
         CHECK(ec == pop3::errc::insecure_authentication);
         CHECK(f.sent_after_capa().empty());
         CHECK(f.c.state() == pop3::session_state::authorization);
     }
     fixture f("+OK ready\r\n", "SASL XOAUTH2 OAUTHBEARER\r\n", "");
-    std::error_code ec;
+    pop3::error_code ec;
     f.c.login_oauth("alice", "ya29.token", {}, ec);
     CHECK(ec == pop3::errc::insecure_authentication);
     CHECK(f.sent_after_capa().empty());
@@ -72,7 +72,7 @@ TEST_CASE("without TLS, automatic login uses SCRAM when offered")
 {
     fixture f("+OK ready\r\n", "USER\r\nSASL PLAIN SCRAM-SHA-1 SCRAM-SHA-256\r\n",
               "-ERR [AUTH] Authentication failed.\r\n");
-    std::error_code ec;
+    pop3::error_code ec;
     f.c.login("alice", "secret", {}, ec);
     CHECK(ec == pop3::errc::authentication_failed);
     const auto sent = f.sent_after_capa();
@@ -85,7 +85,7 @@ TEST_CASE("without TLS, automatic login uses SCRAM when offered")
 TEST_CASE("no usable method: mechanism_unavailable")
 {
     fixture f("+OK ready\r\n", "SASL GSSAPI\r\n", "");
-    std::error_code ec;
+    pop3::error_code ec;
     f.c.login("alice", "secret", with(pop3::auth_method::automatic, true), ec);
     CHECK(ec == pop3::errc::mechanism_unavailable);
     f.c.login("alice", "secret", with(pop3::auth_method::apop, true), ec);
@@ -172,7 +172,7 @@ TEST_CASE("an OAuth error JSON is answered with '*' and the login fails")
               "+ " + pop3::sasl::base64_encode(json) + "\r\n-ERR [AUTH] Invalid credentials\r\n");
     o.host = "pop.example.com";
     o.port = "995";
-    std::error_code ec;
+    pop3::error_code ec;
     f.c.login_oauth("alice@example.com", "expired-token", o, ec);
     CHECK(ec == pop3::errc::authentication_failed);
     const auto sent = f.sent_after_capa();
@@ -211,7 +211,7 @@ TEST_CASE("an explicit SASL method the server's CAPA does not list is refused be
 {
     // GNU Mailutils: CAPA lists USER but no SASL; AUTH would get "-ERR Not implemented".
     fixture f("+OK ready <1.2@host>\r\n", "USER\r\nPIPELINING\r\n", "-ERR Not implemented\r\n");
-    std::error_code ec;
+    pop3::error_code ec;
     f.c.login("alice", "pw", with(pop3::auth_method::plain, true), ec);
     CHECK(ec == pop3::errc::mechanism_unavailable);
     CHECK(f.sent_after_capa().empty());
@@ -236,7 +236,7 @@ TEST_CASE("CR, LF or NUL in credentials are refused before sending, for every me
             fixture f("+OK ready <1.2@h>\r\n",
                       "USER\r\nSASL PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256\r\n",
                       "+ PDEuMkBoPg==\r\n-ERR\r\n");
-            std::error_code ec;
+            pop3::error_code ec;
             f.c.login(bad, "pw", with(m, true), ec);
             const bool refused_user = ec == pop3::errc::invalid_argument;
             f.c.login("alice", bad, with(m, true), ec);

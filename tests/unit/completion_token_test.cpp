@@ -91,7 +91,7 @@ void run_with_default_tokens(Client& c, net::io_context& ioc, const script& s)
         auto quit = c.async_quit();
         bool committed = false;
         CHECK(s.output.size() == launch.written);
-        std::move(quit)([&](pop3::net_error_code ec, bool ok) {
+        std::move(quit)([&](pop3::error_code ec, bool ok) {
             CHECK_FALSE(ec);
             committed = ok;
         });

@@ -49,11 +49,12 @@ struct app_storage {
     std::map<std::string, std::vector<std::string>> copies;
     std::size_t fail_call = 0; ///< 1-based call that fails (0: none)
 
-    std::error_code operator()(const pop3::fetched_message& m)
+    pop3::error_code operator()(const pop3::fetched_message& m)
     {
         const std::string uid(m.uid);
         delivered.push_back(uid + (m.maybe_delivered ? ":maybe" : ""));
-        if (delivered.size() == fail_call) return std::make_error_code(std::errc::no_space_on_device);
+        if (delivered.size() == fail_call)
+            return pop3_test::generic_error(std::errc::no_space_on_device);
         auto& list = copies[uid];
         if (list.empty() || !m.maybe_delivered) list.emplace_back(m.bytes);
         return {};
@@ -69,7 +70,7 @@ struct logging_delivery final : pop3::message_delivery {
     pop3::fetched_message_info info;
     std::string bytes;
 
-    std::error_code begin(const pop3::fetched_message_info& m) override
+    pop3::error_code begin(const pop3::fetched_message_info& m) override
     {
         uid = std::string(m.uid);
         info = m;
@@ -78,13 +79,13 @@ struct logging_delivery final : pop3::message_delivery {
         calls.push_back("B:" + uid + ":" + std::to_string(m.octets.value_or(0)));
         return {};
     }
-    std::error_code write(std::string_view chunk) override
+    pop3::error_code write(std::string_view chunk) override
     {
         calls.push_back("W:" + uid + ":" + std::to_string(chunk.size()));
         bytes.append(chunk);
         return {};
     }
-    std::error_code commit() override
+    pop3::error_code commit() override
     {
         calls.push_back("C:" + uid);
         return app(pop3::fetched_message{info.number, info.uid, bytes, info.maybe_delivered});
@@ -135,16 +136,16 @@ public:
     std::size_t size() const noexcept override { return inner_.size(); }
 
 protected:
-    std::optional<pop3::uid_entry> do_find(std::string_view uid, std::error_code& ec) const override
+    std::optional<pop3::uid_entry> do_find(std::string_view uid, pop3::error_code& ec) const override
     {
         return inner_.find(uid, ec);
     }
     void do_for_each(const std::function<void(std::string_view, const pop3::uid_entry&)>& f,
-                     std::error_code& ec) const override
+                     pop3::error_code& ec) const override
     {
         inner_.for_each(f, ec);
     }
-    void do_apply(const std::vector<pop3::uid_change>& changes, std::error_code& ec) override
+    void do_apply(const std::vector<pop3::uid_change>& changes, pop3::error_code& ec) override
     {
         if (++applies == fail_apply) {
             ec = std::make_error_code(std::errc::no_space_on_device);
@@ -162,21 +163,17 @@ struct world {
     std::shared_ptr<fake_server> server = std::make_shared<fake_server>();
     failing_store store;
     app_storage app;
-    std::error_code ec;
+    pop3::error_code ec;
     pop3::fetch_result result;
     std::vector<std::string> delivery_calls;
     bool completed = true; ///< async: the handler ran (exactly once)
 };
 
-/// The async form's error is the sync form's, as client_test's round trip defines it: on Boost an
-/// errno code comes back as Boost's category seen through std::error_code (the same condition,
-/// not the same category object).
-bool same_error(const std::error_code& async, const std::error_code& sync)
+/// The async form reports the sync form's error_code itself: the same value in the same
+/// category object, on both Asio flavours.
+bool same_error(const pop3::error_code& async, const pop3::error_code& sync)
 {
-    if (async == sync) return true;
-    const bool errno_code = sync.category() == std::system_category() ||
-                            sync.category() == std::generic_category();
-    return errno_code && async.value() == sync.value() && async == sync.default_error_condition();
+    return async == sync && &async.category() == &sync.category();
 }
 
 void check_same(const world& sync, const world& async)
@@ -213,9 +210,9 @@ void run_once(world& w, bool async, bool streaming, const leave_policy& policy,
                              : pop3::fetch_new(c, w.store, policy, std::ref(w.app), opts, w.ec);
     } else {
         int calls = 0;
-        auto done = [&](pop3::net_error_code ec, pop3::fetch_result r) {
+        auto done = [&](pop3::error_code ec, pop3::fetch_result r) {
             ++calls;
-            w.ec = pop3::from_net_error_code(ec);
+            w.ec = ec;
             w.result = std::move(r);
         };
         if (streaming) pop3::async_fetch_new(c, w.store, policy, delivery, opts, done);
@@ -333,11 +330,9 @@ TEST_CASE("async_fetch_new: no UIDL, or not logged in, matches fetch_new", "[lea
     client_type c{ioc.get_executor(), server}; // no greeting read: not in TRANSACTION
     pop3::memory_uid_store store;
     app_storage app;
-    std::optional<std::error_code> got;
+    std::optional<pop3::error_code> got;
     pop3::async_fetch_new(c, store, leave_policy::keep_forever(), std::ref(app),
-                          [&](pop3::net_error_code ec, const pop3::fetch_result&) {
-                              got = pop3::from_net_error_code(ec);
-                          });
+                          [&](pop3::error_code ec, const pop3::fetch_result&) { got = ec; });
     CHECK_FALSE(got); // posted, not completed inside the call
     ioc.run();
     REQUIRE(got);
@@ -435,7 +430,7 @@ TEST_CASE("async_fetch_new: 50 concurrent sessions on one io_context thread", "[
         pop3::memory_uid_store store;
         app_storage app;
         std::optional<client_type> client;
-        std::error_code ec;
+        pop3::error_code ec;
         pop3::fetch_result result;
         int completions = 0;
     };
@@ -463,9 +458,9 @@ TEST_CASE("async_fetch_new: 50 concurrent sessions on one io_context thread", "[
         auto* p = s.get();
         pop3::async_fetch_new(*p->client, p->store, leave_policy::delete_after_fetch(),
                               std::ref(p->app), options,
-                              [p](pop3::net_error_code ec, pop3::fetch_result r) {
+                              [p](pop3::error_code ec, pop3::fetch_result r) {
                                   ++p->completions;
-                                  p->ec = pop3::from_net_error_code(ec);
+                                  p->ec = ec;
                                   p->result = std::move(r);
                               });
     }

@@ -55,7 +55,7 @@ public:
     /// What `lowest_layer()` returns: enough for `fetch_new` to close the connection.
     struct closer {
         fake_stream* self;
-        void close(pop3::net_error_code& ec)
+        void close(pop3::error_code& ec)
         {
             ec = {};
             self->server_->closed_by_client = true;
@@ -77,7 +77,7 @@ public:
     closer lowest_layer() { return closer{this}; }
 
     template <class MutableBuffers>
-    std::size_t read_some(const MutableBuffers& buffers, pop3::net_error_code& ec)
+    std::size_t read_some(const MutableBuffers& buffers, pop3::error_code& ec)
     {
         ec = {};
         if (out_pos_ == out_.size() || dead_) {
@@ -106,7 +106,7 @@ public:
     }
 
     template <class ConstBuffers>
-    std::size_t write_some(const ConstBuffers& buffers, pop3::net_error_code& ec)
+    std::size_t write_some(const ConstBuffers& buffers, pop3::error_code& ec)
     {
         ec = {};
         if (dead_) {
@@ -139,7 +139,7 @@ private:
         bool deleted;
     };
 
-    std::size_t die(pop3::net_error_code& ec)
+    std::size_t die(pop3::error_code& ec)
     {
         dead_ = true;
         server_->cut_fired = true;

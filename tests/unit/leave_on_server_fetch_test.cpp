@@ -54,14 +54,14 @@ struct app_storage {
     std::size_t fail_call = 0; ///< 1-based call that fails (0: none)
     bool throw_instead = false;
 
-    std::error_code operator()(const pop3::fetched_message& m)
+    pop3::error_code operator()(const pop3::fetched_message& m)
     {
         ++calls;
         const std::string uid(m.uid);
         if (events) events->push_back("D:" + uid + (m.maybe_delivered ? ":maybe" : ""));
         if (calls == fail_call) {
             if (throw_instead) throw std::runtime_error("delivery blew up");
-            return std::make_error_code(std::errc::no_space_on_device);
+            return pop3_test::generic_error(std::errc::no_space_on_device);
         }
         auto& list = copies[uid];
         if (!list.empty()) {
@@ -84,19 +84,20 @@ public:
     std::size_t size() const noexcept override { return inner.size(); }
 
 protected:
-    std::optional<pop3::uid_entry> do_find(std::string_view uid, std::error_code& ec) const override
+    std::optional<pop3::uid_entry> do_find(std::string_view uid,
+                                           pop3::error_code& ec) const override
     {
         return inner.find(uid, ec);
     }
     void do_for_each(const std::function<void(std::string_view, const pop3::uid_entry&)>& f,
-                     std::error_code& ec) const override
+                     pop3::error_code& ec) const override
     {
         inner.for_each(f, ec);
     }
-    void do_apply(const std::vector<pop3::uid_change>& changes, std::error_code& ec) override
+    void do_apply(const std::vector<pop3::uid_change>& changes, pop3::error_code& ec) override
     {
         if (++applies == fail_apply) {
-            ec = std::make_error_code(std::errc::io_error);
+            ec = pop3_test::generic_error(std::errc::io_error);
             return;
         }
         inner.apply(changes, ec);
@@ -110,7 +111,7 @@ protected:
 };
 
 struct run_outcome {
-    std::error_code ec;
+    pop3::error_code ec;
     pop3::fetch_result result;
 };
 
@@ -164,7 +165,7 @@ struct streaming_app final : pop3::message_delivery {
     std::vector<bool> maybe;                          ///< per begin
     std::map<std::string, std::size_t> chunks;        ///< writes per UID (last delivery)
 
-    std::error_code begin(const pop3::fetched_message_info& m) override
+    pop3::error_code begin(const pop3::fetched_message_info& m) override
     {
         if (open_) ++contract_violations;
         open_ = true;
@@ -179,11 +180,11 @@ struct streaming_app final : pop3::message_delivery {
         maybe.push_back(m.maybe_delivered);
         chunks[uid_] = 0;
         if (events) events->push_back("B:" + uid_);
-        if (begins == fail_begin) return std::make_error_code(std::errc::permission_denied);
+        if (begins == fail_begin) return pop3_test::generic_error(std::errc::permission_denied);
         return {};
     }
 
-    std::error_code write(std::string_view chunk) override
+    pop3::error_code write(std::string_view chunk) override
     {
         if (!open_) ++contract_violations;
         ++writes;
@@ -191,13 +192,13 @@ struct streaming_app final : pop3::message_delivery {
         if (events) events->push_back("W:" + uid_);
         if (uid_ == fail_write_of && chunks[uid_] == 1) {
             if (throw_in_write) throw std::runtime_error("write blew up");
-            return std::make_error_code(std::errc::no_space_on_device);
+            return pop3_test::generic_error(std::errc::no_space_on_device);
         }
         bytes_.append(chunk);
         return {};
     }
 
-    std::error_code commit() override
+    pop3::error_code commit() override
     {
         if (!open_) ++contract_violations;
         auto ec =
@@ -378,7 +379,7 @@ TEST_CASE("fetch_new: a failed delivery stops the run without DELE or QUIT", "[l
     app_storage app;
     app.fail_call = 2;
     auto out = run(server, store, app, leave_policy::delete_after_fetch());
-    CHECK(out.ec == std::errc::no_space_on_device);
+    CHECK(out.ec == pop3_test::generic_condition(std::errc::no_space_on_device));
     CHECK(out.result.error == out.ec);
     CHECK(out.result.fetched == 1);
     CHECK_FALSE(out.result.quit_confirmed);
@@ -415,7 +416,7 @@ TEST_CASE("fetch_new: quit_after_failure deletes what was recorded, then QUITs",
     pop3::fetch_options options;
     options.quit_after_failure = true;
     const auto out = run(server, store, app, leave_policy::delete_after_fetch(), options);
-    CHECK(out.ec == std::errc::no_space_on_device);
+    CHECK(out.ec == pop3_test::generic_condition(std::errc::no_space_on_device));
     CHECK(out.result.quit_confirmed);
     CHECK(out.result.fetched == 2);
     CHECK(out.result.deleted == 2);
@@ -515,7 +516,7 @@ TEST_CASE("fetch_new: refuses a client that is not logged in", "[leave]")
     client_type c{ioc.get_executor(), server};
     pop3::memory_uid_store store;
     app_storage app;
-    std::error_code ec;
+    pop3::error_code ec;
     pop3::fetch_new(c, store, leave_policy::keep_forever(), std::ref(app), ec);
     CHECK(ec == pop3::errc::wrong_state);
     CHECK_THROWS_AS(pop3::fetch_new(c, store, leave_policy::keep_forever(), std::ref(app)),
@@ -693,7 +694,7 @@ TEST_CASE("fetch_new streaming: a failed write aborts the message and stops the 
         streaming_app delivery(app);
         delivery.fail_write_of = "uid-2";
         auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch());
-        CHECK(out.ec == std::errc::no_space_on_device);
+        CHECK(out.ec == pop3_test::generic_condition(std::errc::no_space_on_device));
         CHECK(out.result.fetched == 1);
         CHECK(delivery.aborts == 1);
         CHECK(delivery.commits == 1);
@@ -729,7 +730,7 @@ TEST_CASE("fetch_new streaming: a failed begin is aborted too", "[leave]")
     streaming_app delivery(app);
     delivery.fail_begin = 1;
     const auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch());
-    CHECK(out.ec == std::errc::permission_denied);
+    CHECK(out.ec == pop3_test::generic_condition(std::errc::permission_denied));
     CHECK(delivery.begins == 1);
     CHECK(delivery.writes == 0);
     CHECK(delivery.aborts == 1);
@@ -752,7 +753,7 @@ TEST_CASE("fetch_new streaming: a failed commit is aborted, not recorded, not de
         options.quit_after_failure = quit_after_failure;
         const auto out =
             run_with(server, store, delivery, leave_policy::delete_after_fetch(), options);
-        CHECK(out.ec == std::errc::no_space_on_device);
+        CHECK(out.ec == pop3_test::generic_condition(std::errc::no_space_on_device));
         CHECK(delivery.commits == 1);
         CHECK(delivery.aborts == 1);
         CHECK(delivery.contract_violations == 0);
@@ -797,7 +798,7 @@ TEST_CASE("fetch_new streaming: a refused RETR is never begun; the run goes on",
     pop3::memory_uid_store store;
     app_storage app;
     streaming_app delivery(app);
-    std::vector<std::pair<std::string, std::error_code>> finished;
+    std::vector<std::pair<std::string, pop3::error_code>> finished;
     pop3::fetch_options options;
     options.progress = [&](const pop3::fetch_progress& p) {
         if (p.message) finished.emplace_back(std::string(p.message->uid), p.error);
@@ -932,7 +933,7 @@ TEST_CASE("fetch_new: a rerun after max_messages and a failure flags only what w
     pop3::fetch_options options;
     options.max_messages = 3;
     auto out = run(server, store, app, leave_policy::delete_after_fetch(), options);
-    CHECK(out.ec == std::errc::no_space_on_device);
+    CHECK(out.ec == pop3_test::generic_condition(std::errc::no_space_on_device));
     CHECK_FALSE(store.find("uid-2")->stored); // its delivery failed: maybe stored
     CHECK_FALSE(store.find(original[3].uid)); // within the 3, never reached: withdrawn
     CHECK_FALSE(store.find("uid-6"));         // beyond max: untouched
@@ -997,13 +998,13 @@ struct checking_delivery final : pop3::message_delivery {
     std::size_t commits = 0;
     std::optional<std::uint64_t> octets;
 
-    std::error_code begin(const pop3::fetched_message_info& m) override
+    pop3::error_code begin(const pop3::fetched_message_info& m) override
     {
         offset = 0;
         octets = m.octets;
         return {};
     }
-    std::error_code write(std::string_view chunk) override
+    pop3::error_code write(std::string_view chunk) override
     {
         ++chunks;
         largest_chunk = std::max(largest_chunk, chunk.size());
@@ -1013,11 +1014,11 @@ struct checking_delivery final : pop3::message_delivery {
         offset += chunk.size();
         return {};
     }
-    std::error_code commit() override
+    pop3::error_code commit() override
     {
         ++commits;
-        return offset == expected->size() ? std::error_code{}
-                                          : std::make_error_code(std::errc::io_error);
+        return offset == expected->size() ? pop3::error_code{}
+                                          : pop3_test::generic_error(std::errc::io_error);
     }
     void abort() noexcept override {}
 };

@@ -2,6 +2,7 @@
 // (with and without a grace period), duplicate and invalid listing entries, long and 8-bit
 // UIDs, and 100,000 UIDs.
 #include "../catch.hpp"
+#include "test_error_code.hpp"
 
 #include <pop3/leave_on_server/file_store.hpp>
 #include <pop3/leave_on_server/memory_store.hpp>
@@ -50,19 +51,19 @@ public:
     std::size_t size() const noexcept override { return 0; }
 
 protected:
-    std::optional<uid_entry> do_find(std::string_view, std::error_code& ec) const override
+    std::optional<uid_entry> do_find(std::string_view, pop3::error_code& ec) const override
     {
-        ec = std::make_error_code(std::errc::io_error);
+        ec = pop3_test::generic_error(std::errc::io_error);
         return std::nullopt;
     }
     void do_for_each(const std::function<void(std::string_view, const uid_entry&)>&,
-                     std::error_code& ec) const override
+                     pop3::error_code& ec) const override
     {
-        ec = std::make_error_code(std::errc::io_error);
+        ec = pop3_test::generic_error(std::errc::io_error);
     }
-    void do_apply(const std::vector<pop3::uid_change>&, std::error_code& ec) override
+    void do_apply(const std::vector<pop3::uid_change>&, pop3::error_code& ec) override
     {
-        ec = std::make_error_code(std::errc::io_error);
+        ec = pop3_test::generic_error(std::errc::io_error);
     }
 };
 
@@ -255,10 +256,10 @@ TEST_CASE("plan: a listing out of order is planned in number order", "[leave]")
 TEST_CASE("plan: a failing store fails the plan", "[leave]")
 {
     broken_store store;
-    std::error_code ec;
+    pop3::error_code ec;
     const auto plan =
         pop3::plan_fetch(listing({"a"}), {}, store, leave_policy::keep_forever(), now, ec);
-    CHECK(ec == std::errc::io_error);
+    CHECK(ec == pop3_test::generic_condition(std::errc::io_error));
     CHECK(plan.fetch.empty());
     CHECK_THROWS_AS(pop3::plan_fetch(listing({"a"}), {}, store, leave_policy::keep_forever(), now),
                     pop3::error);

@@ -54,7 +54,7 @@ TEST_CASE("last_error_reply is the reply that failed the call, and empty after a
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
     c.login("alice", "s3cret", user_pass);
-    std::error_code ec;
+    pop3::error_code ec;
     c.dele_many({998, 2, 999}, ec);
     CHECK(ec == pop3::errc::server_error);
     CHECK(c.last_error_reply().text == "There's no message 998.");
@@ -89,15 +89,15 @@ TEST_CASE("a handler's own error after a per-message -ERR carries no server repl
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
     c.login("alice", "s3cret", user_pass);
-    std::error_code ec;
+    pop3::error_code ec;
     c.retr_many(
         {999, 1},
-        [&](const pop3::message_part& part) -> std::error_code {
-            if (part.number == 1) return std::make_error_code(std::errc::no_space_on_device);
+        [&](const pop3::message_part& part) -> pop3::error_code {
+            if (part.number == 1) return pop3_test::generic_error(std::errc::no_space_on_device);
             return {};
         },
         ec);
-    CHECK(ec == std::errc::no_space_on_device);
+    CHECK(ec == pop3_test::generic_condition(std::errc::no_space_on_device));
     CHECK(c.last_error_reply().text.empty());
     CHECK(c.last_error_reply().status != pop3::reply_status::err);
 }
@@ -109,7 +109,7 @@ TEST_CASE("wrong_state after login names what is allowed when, not only 'log in 
     client_type c{ioc.get_executor(), s};
     c.read_greeting();
     c.login("alice", "s3cret", user_pass);
-    std::error_code ec;
+    pop3::error_code ec;
     c.utf8(ec);
     CHECK(ec == pop3::errc::wrong_state);
     const auto text = ec.message();
@@ -120,7 +120,7 @@ TEST_CASE("wrong_state after login names what is allowed when, not only 'log in 
 TEST_CASE("a missing CA file is a pop3::error with a code that names it")
 {
     pop3::tls_options options{"/nonexistent/ca.pem"};
-    std::error_code ec;
+    pop3::error_code ec;
     (void)pop3::make_tls_context(options, ec);
     CHECK(ec == pop3::errc::ca_certificates_unreadable);
     try {
@@ -161,7 +161,7 @@ TEST_CASE("an async call without a token uses the executor's default token where
         if constexpr (std::decay_t<decltype(client)>::has_default_token) {
             auto op = client.async_noop();
             bool done = false;
-            std::move(op)([&](pop3::net_error_code ec) {
+            std::move(op)([&](pop3::error_code ec) {
                 CHECK_FALSE(ec);
                 done = true;
             });
@@ -201,7 +201,7 @@ TEST_CASE("a server that rejects AUTH itself: auth_command_rejected, no credenti
             pop3::login_options o;
             o.method = method;
             o.allow_plaintext = true;
-            std::error_code ec;
+            pop3::error_code ec;
             if (method == m::xoauth2) c.login_oauth("alice", "token-xyz", o, ec);
             else c.login("alice", "s3cret", o, ec);
             CHECK(ec == pop3::errc::auth_command_rejected);
@@ -243,7 +243,7 @@ TEST_CASE("a -ERR after the credential went out is still a refused credential")
         auto s = make_script(k.input);
         client_type c{ioc.get_executor(), s};
         c.read_greeting();
-        std::error_code ec;
+        pop3::error_code ec;
         c.login("alice", "s3cret", o, ec);
         CHECK(ec == k.expected);
         CHECK(s->output.find(k.sent) != std::string::npos);
@@ -275,14 +275,14 @@ TEST_CASE("dele_many with a handler reports every message: throwing, error_code 
     CHECK(c.last_error_reply().text.empty());
 
     seen.clear();
-    std::error_code ec = make_error_code(pop3::errc::timeout);
+    pop3::error_code ec = make_error_code(pop3::errc::timeout);
     c.dele_many({1, 9, 2}, record, ec);
     CHECK_FALSE(ec);
     CHECK(seen == expected);
 
     seen.clear();
     bool completed = false;
-    c.async_dele_many({1, 9, 2}, record, [&](pop3::net_error_code e) {
+    c.async_dele_many({1, 9, 2}, record, [&](pop3::error_code e) {
         completed = true;
         CHECK_FALSE(e);
     });

@@ -32,7 +32,7 @@ constexpr std::size_t whole = std::string_view::npos;
 struct run_result {
     std::string written;    ///< every byte the core asked to write
     std::string actions;    ///< w(rite), r(ead; consecutive reads once), h(andshake), d(one), e(of)
-    std::error_code error;  ///< the operation's outcome
+    pop3::error_code error;  ///< the operation's outcome
     std::size_t unread = 0; ///< server bytes the core never asked for
     bool bytewise = false;  ///< served one byte per read: every read shows in `actions`
 };

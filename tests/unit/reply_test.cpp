@@ -88,15 +88,15 @@ TEST_CASE("error_from_reply maps response codes to distinct errors")
     CHECK(error_for("-ERR [X-OTHER] x") == pop3::errc::server_error);
 }
 
-TEST_CASE("errc is a std::error_code of category pop3 with actionable messages")
+TEST_CASE("errc is a pop3::error_code of category pop3 with actionable messages")
 {
-    std::error_code ec = pop3::errc::mailbox_in_use;
+    pop3::error_code ec = pop3::errc::mailbox_in_use;
     CHECK(std::string(ec.category().name()) == "pop3");
     CHECK(ec.message().find("retry later") != std::string::npos);
     CHECK(ec == pop3::errc::mailbox_in_use);
     CHECK(ec != pop3::errc::timeout);
     for (int v = 1; v <= static_cast<int>(pop3::errc::sasl_protocol_error); ++v) {
-        const std::error_code e{v, pop3::error_category()};
+        const pop3::error_code e{v, pop3::error_category()};
         INFO(v);
         CHECK(e.message() != "unknown pop3 error");
     }

@@ -25,7 +25,7 @@ struct script {
     std::vector<std::string> writes;                    ///< the same, one entry per write call
     std::size_t io_calls = 0;                           ///< read and write calls so far
     std::size_t fail_at = static_cast<std::size_t>(-1); ///< this call fails (0-based)
-    pop3::net_error_code fault = net::error::connection_reset;
+    pop3::error_code fault = net::error::connection_reset;
     std::size_t position = 0; ///< how much of `input` was read
 };
 
@@ -36,26 +36,26 @@ template <class Derived> class sync_backed_stream {
 public:
     template <class MutableBuffers> std::size_t read_some(const MutableBuffers& buffers)
     {
-        pop3::net_error_code ec;
+        pop3::error_code ec;
         const auto n = self().read_some(buffers, ec);
-        if (ec) throw std::system_error(pop3::from_net_error_code(ec));
+        if (ec) throw pop3::system_error(ec);
         return n;
     }
 
     template <class ConstBuffers> std::size_t write_some(const ConstBuffers& buffers)
     {
-        pop3::net_error_code ec;
+        pop3::error_code ec;
         const auto n = self().write_some(buffers, ec);
-        if (ec) throw std::system_error(pop3::from_net_error_code(ec));
+        if (ec) throw pop3::system_error(ec);
         return n;
     }
 
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token)
     {
-        return net::async_initiate<Token, void(pop3::net_error_code, std::size_t)>(
+        return net::async_initiate<Token, void(pop3::error_code, std::size_t)>(
             [this](auto handler, MutableBuffers b) {
-                pop3::net_error_code ec;
+                pop3::error_code ec;
                 const auto n = self().read_some(b, ec);
                 post_result(std::move(handler), ec, n);
             },
@@ -65,9 +65,9 @@ public:
     template <class ConstBuffers, class Token>
     auto async_write_some(const ConstBuffers& buffers, Token&& token)
     {
-        return net::async_initiate<Token, void(pop3::net_error_code, std::size_t)>(
+        return net::async_initiate<Token, void(pop3::error_code, std::size_t)>(
             [this](auto handler, ConstBuffers b) {
-                pop3::net_error_code ec;
+                pop3::error_code ec;
                 const auto n = self().write_some(b, ec);
                 post_result(std::move(handler), ec, n);
             },
@@ -77,8 +77,7 @@ public:
 private:
     Derived& self() { return static_cast<Derived&>(*this); }
 
-    template <class Handler>
-    void post_result(Handler handler, pop3::net_error_code ec, std::size_t n)
+    template <class Handler> void post_result(Handler handler, pop3::error_code ec, std::size_t n)
     {
         auto ex = net::get_associated_executor(handler, self().get_executor());
         net::post(ex, [h = std::move(handler), ec, n]() mutable { h(ec, n); });
@@ -99,7 +98,7 @@ public:
     executor_type get_executor() const { return executor_; }
 
     template <class MutableBuffers>
-    std::size_t read_some(const MutableBuffers& buffers, pop3::net_error_code& ec)
+    std::size_t read_some(const MutableBuffers& buffers, pop3::error_code& ec)
     {
         if (fault(ec)) return 0;
         auto& s = *script_;
@@ -115,7 +114,7 @@ public:
     }
 
     template <class ConstBuffers>
-    std::size_t write_some(const ConstBuffers& buffers, pop3::net_error_code& ec)
+    std::size_t write_some(const ConstBuffers& buffers, pop3::error_code& ec)
     {
         if (fault(ec)) return 0;
         const auto size = net::buffer_size(buffers);
@@ -128,7 +127,7 @@ public:
     }
 
 private:
-    bool fault(pop3::net_error_code& ec)
+    bool fault(pop3::error_code& ec)
     {
         auto& s = *script_;
         if (s.io_calls++ == s.fail_at) {

@@ -23,7 +23,7 @@ public:
           script_(std::move(script))
     {
         thread_ = std::thread([this] {
-            pop3::net_error_code ec;
+            pop3::error_code ec;
             tcp::socket peer(ioc_);
             acceptor_.accept(peer, ec);
             if (ec) return;
@@ -68,7 +68,7 @@ TEST_CASE("sync: a server silent after the greeting times out the connect")
     pop3::client<tcp::socket> c{ioc};
     c.set_timeouts(short_timeouts());
     const auto start = std::chrono::steady_clock::now();
-    std::error_code ec;
+    pop3::error_code ec;
     c.connect("127.0.0.1", server.port(), pop3::tls_mode::none, ec);
     CHECK(ec == pop3::errc::timeout);
     CHECK(std::chrono::steady_clock::now() - start < 3s);
@@ -100,13 +100,13 @@ TEST_CASE("async: a server that stops answering times out the call")
     net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
     c.set_timeouts(short_timeouts());
-    pop3::net_error_code connect_error, login_error;
+    pop3::error_code connect_error, login_error;
     bool done = false;
-    c.async_connect("127.0.0.1", server.port(), pop3::tls_mode::none, [&](pop3::net_error_code ec) {
+    c.async_connect("127.0.0.1", server.port(), pop3::tls_mode::none, [&](pop3::error_code ec) {
         connect_error = ec;
         if (ec) return;
         const pop3::login_options user_pass{pop3::auth_method::user, true, {}, {}, {}};
-        c.async_login("alice", "secret", user_pass, [&](pop3::net_error_code ec2) {
+        c.async_login("alice", "secret", user_pass, [&](pop3::error_code ec2) {
             login_error = ec2;
             done = true;
             c.stream().close();
@@ -130,12 +130,12 @@ TEST_CASE("connecting to a closed port fails fast with the socket's error")
     } // closed again: nothing listens there now
     net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
-    std::error_code ec;
+    pop3::error_code ec;
     c.connect("127.0.0.1", port, pop3::tls_mode::none, ec);
-    CHECK(ec == pop3::net_error(net::error::connection_refused));
-    pop3::net_error_code async_ec;
+    CHECK(ec == net::error::connection_refused);
+    pop3::error_code async_ec;
     c.async_connect("127.0.0.1", port, pop3::tls_mode::none,
-                    [&](pop3::net_error_code e) { async_ec = e; });
+                    [&](pop3::error_code e) { async_ec = e; });
     ioc.run_for(5s);
     CHECK(async_ec == net::error::connection_refused);
 }
@@ -144,7 +144,7 @@ TEST_CASE("TLS modes need an ssl::stream")
 {
     net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
-    std::error_code ec;
+    pop3::error_code ec;
     c.connect("127.0.0.1", "1", pop3::tls_mode::implicit, ec);
     CHECK(ec == pop3::errc::not_supported);
 }
@@ -157,16 +157,16 @@ TEST_CASE("async: per-operation cancellation through a cancellation slot")
     pop3::client<tcp::socket> c{ioc};
     c.connect("127.0.0.1", server.port(), pop3::tls_mode::none);
     net::cancellation_signal cancel;
-    pop3::net_error_code result;
+    pop3::error_code result;
     bool done = false;
     const pop3::login_options user_pass{pop3::auth_method::user, true, {}, {}, {}};
     c.async_login("alice", "secret", user_pass,
-                  net::bind_cancellation_slot(cancel.slot(), [&](pop3::net_error_code ec) {
+                  net::bind_cancellation_slot(cancel.slot(), [&](pop3::error_code ec) {
                       result = ec;
                       done = true;
                   }));
     net::steady_timer later(ioc, 50ms);
-    later.async_wait([&](pop3::net_error_code) { cancel.emit(net::cancellation_type::terminal); });
+    later.async_wait([&](pop3::error_code) { cancel.emit(net::cancellation_type::terminal); });
     ioc.run_for(5s);
     CHECK(done);
     CHECK(result == net::error::operation_aborted);

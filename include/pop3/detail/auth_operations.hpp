@@ -28,7 +28,7 @@ inline bool offered(auth_method m, const protocol& p) noexcept
 /// The method `automatic` stands for: the strongest the server offers that the policy
 /// allows, in the order of the `auth_methods` table. Without TLS (when plaintext is
 /// allowed at all) the methods that do not send the secret itself come first.
-inline std::error_code choose_method(const protocol& p, const login_options& o, bool token,
+inline error_code choose_method(const protocol& p, const login_options& o, bool token,
                                      auth_method& chosen)
 {
     const bool tls = p.tls_active();
@@ -91,7 +91,7 @@ public:
     }
 
 private:
-    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
+    error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
         if (!reply.ok()) {
             fail(login_error(reply));
@@ -147,7 +147,7 @@ public:
     }
 
 private:
-    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
+    error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
         switch (reply.status) {
         case reply_status::continuation:
@@ -181,7 +181,7 @@ private:
     /// -ERR before any credential was exchanged refuses the command (or the mechanism),
     /// not a password (RFC 5034 section 4; popa3d answers a bare "-ERR"). A response code
     /// ([AUTH], [SYS/TEMP], ...) says more and wins.
-    std::error_code rejection(const server_reply& reply) const
+    error_code rejection(const server_reply& reply) const
     {
         const auto ec = login_error(reply);
         if (!credential_sent_ && ec == errc::authentication_failed && reply.code.text.empty())
@@ -213,7 +213,7 @@ private:
         // RFC 5034 section 4: the initial response goes on the AUTH line only if that
         // line stays within 255 octets; otherwise it follows the server's empty challenge.
         const auto line_length = 5 + name.size() + 1 + initial.size() + 2;
-        std::error_code ec;
+        error_code ec;
         if (!initial.empty() && line_length <= 255 && advertised_) {
             ec = commands::auth(out, name, initial);
             credential_sent_ = true;
@@ -241,7 +241,7 @@ private:
         }
         std::string challenge;
         std::string raw;
-        std::error_code ec;
+        error_code ec;
         if (!sasl::base64_decode(challenge_b64, challenge)) ec = errc::sasl_protocol_error;
         else ec = mechanism_->respond(challenge, raw);
         if (ec) {
@@ -263,7 +263,7 @@ private:
     bool credential_sent_ = false; ///< an initial response or a response went out
     bool response_due_ = false;
     bool aborted_ = false;
-    std::error_code abort_error_;
+    error_code abort_error_;
 };
 
 /// Logs in with the method the options ask for (or the strongest allowed), enforcing
@@ -294,21 +294,21 @@ public:
         if (s.what == step::kind::finished) fail(inner_->error());
         return s;
     }
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    error_code on_reply(protocol& p, const server_reply& reply) override
     {
         return inner_->on_reply(p, reply);
     }
-    std::error_code on_line(protocol& p, std::string_view line) override
+    error_code on_line(protocol& p, std::string_view line) override
     {
         return inner_->on_line(p, line);
     }
-    std::error_code on_end(protocol& p) override { return inner_->on_end(p); }
+    error_code on_end(protocol& p) override { return inner_->on_end(p); }
 
     /// The method that was used (after the call).
     auth_method method() const noexcept { return method_; }
 
 private:
-    std::error_code select(protocol& p)
+    error_code select(protocol& p)
     {
         // No credential may carry a line break or NUL, whatever the method encodes it as:
         // such a value is a mistake or an injection attempt, never a real password.

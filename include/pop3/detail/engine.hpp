@@ -24,9 +24,9 @@
 namespace pop3::detail {
 
 /// True for the errors with which a peer's orderly (or TLS-untidy) close shows up.
-inline bool is_end_of_stream(const std::error_code& ec)
+inline bool is_end_of_stream(const error_code& ec)
 {
-    return ec == net_error(net::error::eof) || ec == net_error(net::ssl::error::stream_truncated);
+    return ec == net::error::eof || ec == net::ssl::error::stream_truncated;
 }
 
 /// Stands in for "no completion token given" where Asio has no default token (before 1.24).
@@ -46,10 +46,10 @@ template <class Token> constexpr void check_token()
 
 /// The completion signature of an operation yielding `Result`.
 template <class Result> struct completion_signature {
-    using type = void(net_error_code, Result);
+    using type = void(error_code, Result);
 };
 template <> struct completion_signature<void> {
-    using type = void(net_error_code);
+    using type = void(error_code);
 };
 
 template <class Stream> class engine {
@@ -84,7 +84,7 @@ public:
     // ---- synchronous driver ---------------------------------------------------------
 
     /// Runs `op` to completion with blocking I/O.
-    std::error_code run(operation& op, clock::time_point deadline = clock::time_point::max())
+    error_code run(operation& op, clock::time_point deadline = clock::time_point::max())
     {
         if (auto ec = proto_.begin(op)) return ec;
         prepare_sync_socket();
@@ -97,7 +97,7 @@ public:
                 proto_.io_failed(make_error_code(errc::session_broken));
                 throw;
             }
-            std::error_code ec;
+            error_code ec;
             switch (action.what) {
             case io_action::kind::write:
                 ec = sync_write(action.bytes, deadline_after(timeouts_.idle, deadline));
@@ -129,30 +129,28 @@ public:
 
     /// Resolves, connects the TCP layer (bounded by the connect timeout) and prepares
     /// the protocol for a new session. Returns the deadline for the rest of connecting.
-    std::error_code sync_connect_tcp(std::string_view host, std::string_view service,
-                                     clock::time_point& deadline)
+    error_code sync_connect_tcp(std::string_view host, std::string_view service,
+                                clock::time_point& deadline)
     {
         static_assert(has_tcp_socket<Stream>::value,
                       "connect() needs a stream whose lowest layer is a TCP socket");
         deadline = deadline_after(timeouts_.connect);
         tls_.before_connect(stream_);
-        net_error_code net_ec;
+        error_code ec;
         net::ip::tcp::resolver resolver(stream_.get_executor());
-        const auto endpoints = resolver.resolve(host, service, net_ec);
-        if (net_ec) return net_ec;
+        const auto endpoints = resolver.resolve(host, service, ec);
+        if (ec) return ec;
         auto& socket = stream_.lowest_layer();
-        std::error_code ec = net_error(net::error::host_not_found);
+        ec = net::error::host_not_found;
         for (const auto& entry : endpoints) {
-            net_error_code ignored;
+            error_code ignored;
             socket.close(ignored);
-            socket.open(entry.endpoint().protocol(), net_ec);
-            if ((ec = net_ec)) continue;
-            socket.non_blocking(true, net_ec);
-            if ((ec = net_ec)) continue;
-            socket.connect(entry.endpoint(), net_ec);
-            ec = net_ec;
-            if (ec == net_error(net::error::would_block) ||
-                ec == net_error(net::error::in_progress)) {
+            socket.open(entry.endpoint().protocol(), ec);
+            if (ec) continue;
+            socket.non_blocking(true, ec);
+            if (ec) continue;
+            socket.connect(entry.endpoint(), ec);
+            if (ec == net::error::would_block || ec == net::error::in_progress) {
                 ec = wait_socket(socket.native_handle(), true, deadline);
                 if (!ec) ec = pending_connect_error(socket.native_handle());
             }
@@ -160,11 +158,11 @@ public:
             if (ec == errc::timeout) break;
         }
         if (ec) {
-            net_error_code ignored;
+            error_code ignored;
             socket.close(ignored);
             return ec;
         }
-        net_error_code ignored;
+        error_code ignored;
         socket.set_option(net::ip::tcp::no_delay(true), ignored);
         proto_.reset_connection();
         return {};
@@ -186,10 +184,9 @@ public:
             handshake,
             handshake_refused
         } waiting = pending::start;
-        std::error_code early_error;
+        error_code early_error;
 
-        template <class Self>
-        void operator()(Self& self, std::error_code ec = {}, std::size_t n = 0)
+        template <class Self> void operator()(Self& self, error_code ec = {}, std::size_t n = 0)
         {
             auto& e = *self_engine;
             auto& p = e.proto_;
@@ -279,13 +276,13 @@ public:
             }
         }
 
-        template <class Self> void finish(Self& self, std::error_code ec)
+        template <class Self> void finish(Self& self, error_code ec)
         {
             if constexpr (std::is_void_v<Result>) {
-                self.complete(to_net_error_code(ec));
+                self.complete(ec);
             } else {
                 auto result = ec ? Result{} : take(*op, self_engine->proto_);
-                self.complete(to_net_error_code(ec), std::move(result));
+                self.complete(ec, std::move(result));
             }
         }
     };
@@ -323,25 +320,25 @@ public:
         }
 
         template <class Self>
-        void operator()(Self& self, std::error_code ec,
+        void operator()(Self& self, error_code ec,
                         const net::ip::tcp::resolver::results_type& endpoints)
         {
             auto& e = *self_engine;
-            if ((ec = e.disarm(ec))) return self.complete(to_net_error_code(ec));
+            if ((ec = e.disarm(ec))) return self.complete(ec);
             waiting = pending::connect;
             e.arm(deadline);
             net::async_connect(e.stream_.lowest_layer(), endpoints, std::move(self));
         }
 
         template <class Self>
-        void operator()(Self& self, std::error_code ec, const net::ip::tcp::endpoint&)
+        void operator()(Self& self, error_code ec, const net::ip::tcp::endpoint&)
         {
             auto& e = *self_engine;
-            if ((ec = e.disarm(ec))) return self.complete(to_net_error_code(ec));
-            net_error_code ignored;
+            if ((ec = e.disarm(ec))) return self.complete(ec);
+            error_code ignored;
             e.stream_.lowest_layer().set_option(net::ip::tcp::no_delay(true), ignored);
             e.proto_.reset_connection();
-            self.complete(net_error_code{});
+            self.complete(error_code{});
         }
     };
 
@@ -350,7 +347,7 @@ public:
     {
         static_assert(has_tcp_socket<Stream>::value,
                       "async_connect() needs a stream whose lowest layer is a TCP socket");
-        return net::async_compose<Token, void(net_error_code)>(
+        return net::async_compose<Token, void(error_code)>(
             connect_tcp_op{
                 this, std::move(host), std::move(service), {}, connect_tcp_op::pending::start},
             token, stream_);
@@ -372,7 +369,7 @@ private:
         if (deadline == clock::time_point::max()) return;
         timer_.expires_at(deadline);
         timer_.async_wait([this, weak = std::weak_ptr<watchdog>(watchdog_),
-                           generation = watchdog_->generation](const std::error_code& ec) {
+                           generation = watchdog_->generation](const error_code& ec) {
             const auto state = weak.lock();
             // The engine owns the watchdog: if it is gone, so is the engine.
             if (ec || !state || state->generation != generation) return;
@@ -382,7 +379,7 @@ private:
     }
 
     /// Stops the timer after an I/O step; turns its cancellation into errc::timeout.
-    std::error_code disarm(std::error_code ec)
+    error_code disarm(error_code ec)
     {
         const bool fired = watchdog_->fired;
         ++watchdog_->generation;
@@ -394,7 +391,7 @@ private:
 
     void cancel_io()
     {
-        net_error_code ignored;
+        error_code ignored;
         if (resolver_) resolver_->cancel();
         if constexpr (has_native_socket<Stream>::value) stream_.lowest_layer().cancel(ignored);
     }
@@ -407,36 +404,32 @@ private:
     {
         if constexpr (has_native_socket<Stream>::value) {
             auto& socket = stream_.lowest_layer();
-            net_error_code ignored;
+            error_code ignored;
             if (socket.is_open() && !socket.non_blocking()) socket.non_blocking(true, ignored);
         }
     }
 
-    std::error_code wait_ready(bool for_write, clock::time_point deadline)
+    error_code wait_ready(bool for_write, clock::time_point deadline)
     {
         if constexpr (has_native_socket<Stream>::value)
             return wait_socket(stream_.lowest_layer().native_handle(), for_write, deadline);
         else return make_error_code(errc::not_supported);
     }
 
-    std::size_t sync_read(char* data, std::size_t size, clock::time_point deadline,
-                          std::error_code& ec)
+    std::size_t sync_read(char* data, std::size_t size, clock::time_point deadline, error_code& ec)
     {
         while (true) {
-            net_error_code net_ec;
             const auto n = with_layer(
-                [&](auto& layer) { return layer.read_some(net::buffer(data, size), net_ec); });
-            ec = net_ec;
-            if (ec != net_error(net::error::would_block)) return n;
+                [&](auto& layer) { return layer.read_some(net::buffer(data, size), ec); });
+            if (ec != net::error::would_block) return n;
             if ((ec = wait_ready(false, deadline))) return 0;
         }
     }
 
-    std::error_code sync_write(std::string_view bytes, clock::time_point deadline)
+    error_code sync_write(std::string_view bytes, clock::time_point deadline)
     {
         while (!bytes.empty()) {
-            std::error_code ec;
-            net_error_code net_ec;
+            error_code ec;
             std::size_t n = 0;
             if constexpr (is_ssl_stream<Stream>::value && has_native_socket<Stream>::value) {
                 if (proto_.tls_active()) {
@@ -445,20 +438,19 @@ private:
                     // a few KiB of commands in flight: this fits in the socket buffer.
                     if ((ec = wait_ready(true, deadline))) return ec;
                     auto& socket = stream_.lowest_layer();
-                    socket.non_blocking(false, net_ec);
-                    n = net::write(stream_, net::buffer(bytes.data(), bytes.size()), net_ec);
-                    net_error_code ignored;
+                    socket.non_blocking(false, ec);
+                    n = net::write(stream_, net::buffer(bytes.data(), bytes.size()), ec);
+                    error_code ignored;
                     socket.non_blocking(true, ignored);
-                    if (net_ec) return net_ec;
+                    if (ec) return ec;
                     bytes.remove_prefix(n);
                     continue;
                 }
             }
             n = with_layer([&](auto& layer) {
-                return layer.write_some(net::buffer(bytes.data(), bytes.size()), net_ec);
+                return layer.write_some(net::buffer(bytes.data(), bytes.size()), ec);
             });
-            ec = net_ec;
-            if (ec == net_error(net::error::would_block)) {
+            if (ec == net::error::would_block) {
                 if ((ec = wait_ready(true, deadline))) return ec;
                 continue;
             }
@@ -468,14 +460,13 @@ private:
         return {};
     }
 
-    std::error_code sync_handshake(clock::time_point deadline)
+    error_code sync_handshake(clock::time_point deadline)
     {
         if constexpr (is_ssl_stream<Stream>::value) {
             while (true) {
-                net_error_code net_ec;
-                stream_.handshake(net::ssl::stream_base::client, net_ec);
-                std::error_code ec = net_ec;
-                if (ec != net_error(net::error::would_block)) return ec;
+                error_code ec;
+                stream_.handshake(net::ssl::stream_base::client, ec);
+                if (ec != net::error::would_block) return ec;
                 if ((ec = wait_ready(false, deadline))) return ec;
             }
         } else {

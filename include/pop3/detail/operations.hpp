@@ -18,14 +18,14 @@
 namespace pop3::detail {
 
 /// True when a callback's result type is one the library understands: `void` (go on) or
-/// `std::error_code` (stop with that error when set). Anything else (bool, std::errc, ...)
+/// `error_code` (stop with that error when set). Anything else (bool, std::errc, ...)
 /// would be silently ignored, so it is refused at compile time.
 template <class Result>
 inline constexpr bool is_callback_result_v =
-    std::is_void_v<Result> || std::is_same_v<std::decay_t<Result>, std::error_code>;
+    std::is_void_v<Result> || std::is_same_v<std::decay_t<Result>, error_code>;
 
 /// True for a type called like a sink, `f(std::string_view)`, whose result is not a class
-/// other than std::error_code. Completion tokens that are themselves invocable (Asio's
+/// other than error_code. Completion tokens that are themselves invocable (Asio's
 /// `use_future` wraps a function when called) return a class, so an overload constrained
 /// with this never captures a token; a sink with a wrong result type still selects it and
 /// then fails the readable static_assert in `invoke_user`.
@@ -35,18 +35,18 @@ template <class F>
 struct looks_like_sink<F, std::enable_if_t<std::is_invocable_v<F&, std::string_view>>>
     : std::bool_constant<!std::is_class_v<std::invoke_result_t<F&, std::string_view>> ||
                          std::is_same_v<std::invoke_result_t<F&, std::string_view>,
-                                        std::error_code>> {
+                                        error_code>> {
 };
 template <class F> inline constexpr bool looks_like_sink_v = looks_like_sink<std::decay_t<F>>::value;
 
-/// Calls a user callback that returns void or std::error_code (to stop).
-template <class F, class... Args> std::error_code invoke_user(F& f, Args&&... args)
+/// Calls a user callback that returns void or error_code (to stop).
+template <class F, class... Args> error_code invoke_user(F& f, Args&&... args)
 {
     using result = decltype(f(std::forward<Args>(args)...));
     static_assert(is_callback_result_v<result>,
-                  "a pop3 sink or handler must return void (go on) or std::error_code (stop "
+                  "a pop3 sink or handler must return void (go on) or pop3::error_code (stop "
                   "with that error when it is set); wrap other results, e.g. "
-                  "`return ok ? std::error_code{} : std::make_error_code(std::errc::io_error);`");
+                  "`return ok ? pop3::error_code{} : the_error;`");
     if constexpr (std::is_void_v<result>) {
         f(std::forward<Args>(args)...);
         return {};
@@ -56,7 +56,7 @@ template <class F, class... Args> std::error_code invoke_user(F& f, Args&&... ar
 }
 
 /// `check_message_number` over a batch: one bad number refuses the whole call.
-inline std::error_code check_message_numbers(const std::vector<message_number>& numbers) noexcept
+inline error_code check_message_numbers(const std::vector<message_number>& numbers) noexcept
 {
     for (auto n : numbers)
         if (auto ec = check_message_number(n)) return ec;
@@ -64,7 +64,7 @@ inline std::error_code check_message_numbers(const std::vector<message_number>& 
 }
 
 /// The error for a refused login: a bare -ERR means the credentials (RFC 3206 section 4).
-inline std::error_code login_error(const server_reply& reply)
+inline error_code login_error(const server_reply& reply)
 {
     const auto ec = error_from_reply(reply);
     return ec == errc::server_error ? make_error_code(errc::authentication_failed) : ec;
@@ -75,7 +75,7 @@ inline std::error_code login_error(const server_reply& reply)
 /// section 5), or CAPA on its own. The CAPA reply is handled here, once.
 class capa_tail_op : public operation {
 public:
-    std::error_code on_reply(protocol& p, const server_reply& reply) final
+    error_code on_reply(protocol& p, const server_reply& reply) final
     {
         if (!in_capa_) return on_command_reply(p, reply);
         // Servers without CAPA (popa3d, solid-pop3d) answer -ERR: they have no extensions.
@@ -85,14 +85,14 @@ public:
         }
         return {};
     }
-    std::error_code on_line(protocol& p, std::string_view line) final
+    error_code on_line(protocol& p, std::string_view line) final
     {
         // A malformed argument (say "LOGIN-DELAY soon") is kept as sent but not decoded;
         // it must not stop the user from reading mail.
         if (in_capa_) (void)p.caps().add_line(line);
         return {};
     }
-    std::error_code on_end(protocol& p) final
+    error_code on_end(protocol& p) final
     {
         if (in_capa_) p.set_caps_known(true);
         return {};
@@ -102,7 +102,7 @@ protected:
     explicit capa_tail_op(bool tolerate_err = true) : tolerate_err_(tolerate_err) {}
 
     /// The reply to the operation's own command(s), before CAPA.
-    virtual std::error_code on_command_reply(protocol&, const server_reply&) { return {}; }
+    virtual error_code on_command_reply(protocol&, const server_reply&) { return {}; }
 
     /// Sends CAPA the first time, then says `finished`.
     step capa(protocol& p, std::string& out)
@@ -145,7 +145,7 @@ public:
     void on_handshake(protocol&) override { phase_ = phase::start; }
 
 private:
-    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
+    error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
         if (!reply.ok()) {
             fail(error_from_reply(reply));
@@ -177,7 +177,7 @@ public:
         return shape();
     }
 
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    error_code on_reply(protocol& p, const server_reply& reply) override
     {
         if (!reply.ok()) {
             fail(error_from_reply(reply));
@@ -190,9 +190,9 @@ public:
     requirements required() const noexcept override { return {}; }
 
 protected:
-    virtual std::error_code write(protocol& p, std::string& out) = 0;
+    virtual error_code write(protocol& p, std::string& out) = 0;
     virtual step shape() const { return step::command(response_kind::single_line); }
-    virtual std::error_code on_ok(protocol&, const server_reply&) { return {}; }
+    virtual error_code on_ok(protocol&, const server_reply&) { return {}; }
 
 private:
     bool sent_ = false;
@@ -205,7 +205,7 @@ public:
     explicit plain_command_op(verb v, message_number n = 0) : verb_(v), number_(n) {}
 
 private:
-    std::error_code write(protocol&, std::string& out) override
+    error_code write(protocol&, std::string& out) override
     {
         switch (verb_) {
         case verb::noop: return commands::noop(out);
@@ -226,8 +226,8 @@ public:
     result_type take_result(protocol&) { return result; }
 
 private:
-    std::error_code write(protocol&, std::string& out) override { return commands::stat(out); }
-    std::error_code on_ok(protocol&, const server_reply& reply) override
+    error_code write(protocol&, std::string& out) override { return commands::stat(out); }
+    error_code on_ok(protocol&, const server_reply& reply) override
     {
         // The reply is complete, so the session stays in step: fail only the call.
         fail(parse_stat(reply.text, result));
@@ -244,11 +244,11 @@ public:
     result_type take_result(protocol&) { return result; }
 
 private:
-    std::error_code write(protocol&, std::string& out) override
+    error_code write(protocol&, std::string& out) override
     {
         return commands::list(out, number_);
     }
-    std::error_code on_ok(protocol&, const server_reply& reply) override
+    error_code on_ok(protocol&, const server_reply& reply) override
     {
         fail(parse_scan_listing(reply.text, result));
         return {};
@@ -265,11 +265,11 @@ public:
     result_type take_result(protocol&) { return std::move(result); }
 
 private:
-    std::error_code write(protocol&, std::string& out) override
+    error_code write(protocol&, std::string& out) override
     {
         return commands::uidl(out, number_);
     }
-    std::error_code on_ok(protocol& p, const server_reply& reply) override
+    error_code on_ok(protocol& p, const server_reply& reply) override
     {
         fail(parse_unique_id_listing(reply.text, result, p.limits()));
         return {};
@@ -285,7 +285,7 @@ public:
     result_type take_result(protocol&) { return std::move(result); }
 
 private:
-    std::error_code write(protocol&, std::string& out) override
+    error_code write(protocol&, std::string& out) override
     {
         if constexpr (std::is_same_v<Entry, message_uid>) return commands::uidl(out);
         else return commands::list(out);
@@ -294,11 +294,11 @@ private:
     {
         return step::command(response_kind::multi_line, body_mode::lines);
     }
-    std::error_code on_line(protocol& p, std::string_view line) override
+    error_code on_line(protocol& p, std::string_view line) override
     {
         if (error()) return {}; // read the rest of the listing to stay in step
         Entry entry;
-        std::error_code ec;
+        error_code ec;
         if constexpr (std::is_same_v<Entry, message_uid>)
             ec = parse_unique_id_listing(line, entry, p.limits());
         else ec = parse_scan_listing(line, entry);
@@ -363,7 +363,7 @@ public:
     }
 
 private:
-    std::error_code on_command_reply(protocol& p, const server_reply& reply) override
+    error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
         if (!reply.ok()) fail(login_error(reply));
         if (phase_ == phase::user) {
@@ -406,12 +406,12 @@ public:
     }
 
 private:
-    std::error_code write(protocol&, std::string& out) override
+    error_code write(protocol&, std::string& out) override
     {
         return top_lines_ ? commands::top(out, number_, *top_lines_) : commands::retr(out, number_);
     }
     step shape() const override { return step::command(response_kind::multi_line); }
-    std::error_code on_data(protocol&, std::string_view chunk) override
+    error_code on_data(protocol&, std::string_view chunk) override
     {
         // After a sink error the rest of the message is read and dropped: the session
         // stays in step.
@@ -453,7 +453,7 @@ public:
         return step::command(response_kind::multi_line);
     }
 
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    error_code on_reply(protocol& p, const server_reply& reply) override
     {
         if (!reply.ok()) {
             message_error_ = error_from_reply(reply);
@@ -462,13 +462,13 @@ public:
         }
         return {};
     }
-    std::error_code on_data(protocol&, std::string_view chunk) override
+    error_code on_data(protocol&, std::string_view chunk) override
     {
         if (!error())
             fail(invoke_user(handler_, message_part{numbers_[received_], chunk, false, {}, nullptr}));
         return {};
     }
-    std::error_code on_end(protocol&) override
+    error_code on_end(protocol&) override
     {
         if (!error())
             fail(invoke_user(handler_, message_part{numbers_[received_], {}, true, message_error_,
@@ -485,7 +485,7 @@ private:
     bool checked_ = false;
     std::size_t sent_ = 0;
     std::size_t received_ = 0;
-    std::error_code message_error_;
+    error_code message_error_;
     server_reply message_reply_;
 };
 
@@ -519,7 +519,7 @@ public:
         commands::dele(out, numbers_[sent_++]);
         return step::command(response_kind::single_line);
     }
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    error_code on_reply(protocol& p, const server_reply& reply) override
     {
         const auto number = numbers_[received_++];
         if constexpr (per_message) {
@@ -551,7 +551,7 @@ private:
 template <class F>
 inline constexpr bool looks_like_dele_handler_v =
     std::is_invocable_v<std::decay_t<F>&, const dele_outcome&> &&
-    !std::is_invocable_v<std::decay_t<F>&, std::error_code>;
+    !std::is_invocable_v<std::decay_t<F>&, error_code>;
 
 /// QUIT (RFC 1939 sections 4 and 6). `committed` tells whether the server confirmed
 /// the UPDATE state (deletions done); a -ERR there means they were not.
@@ -566,8 +566,8 @@ public:
     }
 
 private:
-    std::error_code write(protocol&, std::string& out) override { return commands::quit(out); }
-    std::error_code on_reply(protocol& p, const server_reply& reply) override
+    error_code write(protocol&, std::string& out) override { return commands::quit(out); }
+    error_code on_reply(protocol& p, const server_reply& reply) override
     {
         p.set_state(session_state::closed);
         committed = reply.ok();
@@ -585,7 +585,7 @@ public:
     }
 
 private:
-    std::error_code write(protocol&, std::string& out) override { return commands::utf8(out); }
+    error_code write(protocol&, std::string& out) override { return commands::utf8(out); }
 };
 
 /// A language the server offers (RFC 6856 section 3).
@@ -608,7 +608,7 @@ public:
     }
 
 private:
-    std::error_code write(protocol&, std::string& out) override
+    error_code write(protocol&, std::string& out) override
     {
         return tag_.empty() ? commands::lang(out) : commands::lang(out, tag_);
     }
@@ -617,7 +617,7 @@ private:
         return tag_.empty() ? step::command(response_kind::multi_line, body_mode::lines)
                             : step::command(response_kind::single_line);
     }
-    std::error_code on_line(protocol&, std::string_view line) override
+    error_code on_line(protocol&, std::string_view line) override
     {
         auto rest = line;
         const auto tag = next_token(rest);
@@ -652,7 +652,7 @@ public:
     void on_handshake(protocol&) override { phase_ = phase::secured; }
 
 private:
-    std::error_code on_command_reply(protocol&, const server_reply& reply) override
+    error_code on_command_reply(protocol&, const server_reply& reply) override
     {
         if (!reply.ok()) fail(error_from_reply(reply));
         else phase_ = phase::handshake_due;

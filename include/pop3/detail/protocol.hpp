@@ -99,24 +99,24 @@ public:
     virtual step next(protocol& p, std::string& out) = 0;
     /// May this operation keep several commands in flight (when the server pipelines)?
     virtual bool pipelinable() const noexcept { return false; }
-    virtual std::error_code on_reply(protocol& p, const server_reply& reply) = 0;
-    virtual std::error_code on_line(protocol&, std::string_view) { return {}; }
-    virtual std::error_code on_data(protocol&, std::string_view) { return {}; }
-    virtual std::error_code on_end(protocol&) { return {}; }
+    virtual error_code on_reply(protocol& p, const server_reply& reply) = 0;
+    virtual error_code on_line(protocol&, std::string_view) { return {}; }
+    virtual error_code on_data(protocol&, std::string_view) { return {}; }
+    virtual error_code on_end(protocol&) { return {}; }
     virtual void on_handshake(protocol&) {}
 
     /// The operation's outcome once it has completed.
-    std::error_code error() const noexcept { return error_; }
+    error_code error() const noexcept { return error_; }
 
 protected:
     /// Records the first error; later ones do not replace it.
-    void fail(std::error_code ec) noexcept
+    void fail(error_code ec) noexcept
     {
         if (!error_) error_ = ec;
     }
 
 private:
-    std::error_code error_;
+    error_code error_;
 };
 
 /// The I/O a driver must perform next.
@@ -129,7 +129,7 @@ struct io_action {
     };
     kind what = kind::done;
     std::string_view bytes;
-    std::error_code error;
+    error_code error;
 };
 
 /// Bounds of the PIPELINING window (RFC 2449 section 6.6). The client never has more
@@ -174,7 +174,7 @@ public:
     // ---- driver interface ------------------------------------------------------------
 
     /// Starts `op`. Returns an error when the session cannot run anything any more.
-    std::error_code begin(operation& op)
+    error_code begin(operation& op)
     {
         if (op_ != nullptr) return errc::operation_in_progress;
         if (state_ == session_state::broken) return errc::session_broken;
@@ -186,7 +186,7 @@ public:
     }
 
     /// May an operation with these requirements start now? Nothing is sent when not.
-    std::error_code check(const requirements& r) const noexcept
+    error_code check(const requirements& r) const noexcept
     {
         if ((r.states & in_state(state_)) == 0 || (r.before_tls && tls_active_))
             return errc::wrong_state;
@@ -248,14 +248,14 @@ public:
 
     /// The driver's I/O failed (including a timeout or cancellation). Returns the error
     /// to complete the operation with; the session is unusable afterwards.
-    std::error_code io_failed(std::error_code ec)
+    error_code io_failed(error_code ec)
     {
         complete(break_session(ec));
         return ec;
     }
 
     /// The peer closed the connection.
-    std::error_code eof()
+    error_code eof()
     {
         // Reads are only asked for while a reply is due, so the end is always early.
         auto ec = parser_.finish();
@@ -347,7 +347,7 @@ private:
         }
     }
 
-    std::error_code dispatch(const parse_result& r)
+    error_code dispatch(const parse_result& r)
     {
         switch (r.event) {
         case parse_event::need_more: return {};
@@ -382,13 +382,13 @@ private:
         return {};
     }
 
-    std::error_code break_session(std::error_code ec) noexcept
+    error_code break_session(error_code ec) noexcept
     {
         state_ = session_state::broken;
         return ec;
     }
 
-    io_action complete(std::error_code ec) noexcept
+    io_action complete(error_code ec) noexcept
     {
         if (!ec) error_reply_ = {};
         op_ = nullptr;

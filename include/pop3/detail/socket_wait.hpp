@@ -32,7 +32,7 @@ inline clock::time_point deadline_after(std::chrono::milliseconds timeout,
 /// Blocks until `fd` is readable (or writable), the deadline passes (errc::timeout) or
 /// polling fails.
 template <class NativeHandle>
-std::error_code wait_socket(NativeHandle fd, bool for_write, clock::time_point deadline)
+error_code wait_socket(NativeHandle fd, bool for_write, clock::time_point deadline)
 {
     while (true) {
         int wait_ms = -1;
@@ -47,7 +47,7 @@ std::error_code wait_socket(NativeHandle fd, bool for_write, clock::time_point d
         p.fd = fd;
         p.events = for_write ? POLLWRNORM : POLLRDNORM;
         const int r = ::WSAPoll(&p, 1, wait_ms);
-        if (r < 0) return {::WSAGetLastError(), std::system_category()};
+        if (r < 0) return detail::system_error_code(::WSAGetLastError());
 #else
         pollfd p{};
         p.fd = fd;
@@ -55,7 +55,7 @@ std::error_code wait_socket(NativeHandle fd, bool for_write, clock::time_point d
         const int r = ::poll(&p, 1, wait_ms);
         if (r < 0) {
             if (errno == EINTR) continue;
-            return {errno, std::system_category()};
+            return detail::system_error_code(errno);
         }
 #endif
         if (r > 0) return {}; // ready, or an error the next read or write will report
@@ -63,19 +63,19 @@ std::error_code wait_socket(NativeHandle fd, bool for_write, clock::time_point d
 }
 
 /// The outcome of a non-blocking connect once the socket became writable.
-template <class NativeHandle> std::error_code pending_connect_error(NativeHandle fd)
+template <class NativeHandle> error_code pending_connect_error(NativeHandle fd)
 {
     int value = 0;
 #if defined(_WIN32)
     int size = sizeof(value);
     if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&value), &size) != 0)
-        return {::WSAGetLastError(), std::system_category()};
-    return {value, std::system_category()};
+        return detail::system_error_code(::WSAGetLastError());
+    return detail::system_error_code(value);
 #else
     socklen_t size = sizeof(value);
     if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &size) != 0)
-        return {errno, std::system_category()};
-    return {value, std::system_category()};
+        return detail::system_error_code(errno);
+    return detail::system_error_code(value);
 #endif
 }
 

@@ -23,8 +23,7 @@ struct has_native_socket<
     Stream, std::void_t<decltype(std::declval<Stream&>().lowest_layer().native_handle()),
                         decltype(std::declval<Stream&>().lowest_layer().non_blocking(true)),
                         decltype(std::declval<Stream&>().lowest_layer().cancel(
-                            std::declval<net_error_code&>()))>>
-    : std::true_type {
+                            std::declval<error_code&>()))>> : std::true_type {
 };
 
 /// True when the lowest layer is a TCP socket that `connect` can open.

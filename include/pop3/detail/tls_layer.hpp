@@ -28,7 +28,7 @@
 namespace pop3::detail {
 
 /// The pop3 error for OpenSSL's verdict on a server certificate (`SSL_get_verify_result`).
-inline std::error_code certificate_failure(long verify_result)
+inline error_code certificate_failure(long verify_result)
 {
     switch (verify_result) {
     case X509_V_ERR_HOSTNAME_MISMATCH:
@@ -61,7 +61,7 @@ inline bool verify_host_during_handshake(SSL* ssl, const std::string& host)
 }
 
 /// After a handshake someone else did: is the peer's certificate trusted and for `host`?
-inline std::error_code check_peer_after_handshake(SSL* ssl, const std::string& host)
+inline error_code check_peer_after_handshake(SSL* ssl, const std::string& host)
 {
     const std::unique_ptr<X509, decltype(&X509_free)> peer(SSL_get1_peer_certificate(ssl),
                                                            &X509_free);
@@ -74,7 +74,7 @@ inline std::error_code check_peer_after_handshake(SSL* ssl, const std::string& h
             ? X509_check_ip_asc(peer.get(), host.c_str(), 0)
             : X509_check_host(peer.get(), host.c_str(), host.size(),
                               X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr);
-    return matched == 1 ? std::error_code{} : make_error_code(errc::certificate_name_mismatch);
+    return matched == 1 ? error_code{} : make_error_code(errc::certificate_name_mismatch);
 }
 
 /// No TLS on this stream type: nothing to decide.
@@ -85,12 +85,12 @@ public:
     void set_check(certificate_check) noexcept {}
     void before_connect(Stream&) {}
     bool established(Stream&) const noexcept { return false; }
-    std::error_code before_handshake(Stream&, bool& already_done)
+    error_code before_handshake(Stream&, bool& already_done)
     {
         already_done = false;
         return errc::not_supported;
     }
-    std::error_code handshake_failure(Stream&, std::error_code ec) const { return ec; }
+    error_code handshake_failure(Stream&, error_code ec) const { return ec; }
 };
 
 /// TLS over `Next`: SNI, host name and chain verification, and fresh state per connection.
@@ -133,7 +133,7 @@ public:
     /// Called at the handshake action. Prepares SNI and verification, or refuses to start
     /// TLS without a host name to verify. `already_done`: the caller did the handshake, which
     /// is accepted only once its certificate has been checked the same way.
-    std::error_code before_handshake(stream_type& stream, bool& already_done)
+    error_code before_handshake(stream_type& stream, bool& already_done)
     {
         already_done = established(stream);
         SSL* ssl = stream.native_handle();
@@ -155,7 +155,7 @@ public:
     }
 
     /// A failed handshake, named after the certificate check when that is what failed.
-    std::error_code handshake_failure(stream_type& stream, std::error_code ec) const
+    error_code handshake_failure(stream_type& stream, error_code ec) const
     {
         // Only when the certificate was checked: with verification off OpenSSL still
         // records its verdict, but that verdict did not end the handshake.
@@ -170,7 +170,7 @@ public:
 private:
     /// What OpenSSL reports when the first "record" it reads is text, such as a POP3
     /// greeting ("+OK ..." read as a record header: type '+', version "OK").
-    static bool is_plaintext_reply(const std::error_code& ec) noexcept
+    static bool is_plaintext_reply(const error_code& ec) noexcept
     {
         if (ec.category() != net::error::get_ssl_category()) return false;
         const auto reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));

@@ -5,7 +5,7 @@
 // Two ways to receive the messages, one implementation of the order of effects:
 // - a `pop3::message_delivery` (begin / write chunks / commit / abort): each message
 //   streams into the application's storage in constant memory, whatever its size;
-// - a callback `std::error_code(const pop3::fetched_message&)` that gets each message as
+// - a callback `error_code(const pop3::fetched_message&)` that gets each message as
 //   one buffer: a convenience built on the first (an adapter collects the chunks).
 #ifndef POP3_LEAVE_ON_SERVER_FETCH_NEW_HPP
 #define POP3_LEAVE_ON_SERVER_FETCH_NEW_HPP
@@ -45,7 +45,7 @@ struct has_closable_lowest_layer : std::false_type {};
 template <class Stream>
 struct has_closable_lowest_layer<
     Stream, std::void_t<decltype(std::declval<Stream&>().lowest_layer().close(
-                std::declval<net_error_code&>()))>> : std::true_type {};
+                std::declval<error_code&>()))>> : std::true_type {};
 
 /// Closes the connection (without QUIT) unless disarmed: after any failure, and when the
 /// delivery throws.
@@ -59,7 +59,7 @@ public:
     {
         if (!armed_) return;
         if constexpr (has_closable_lowest_layer<Stream>::value) {
-            net_error_code ignored;
+            error_code ignored;
             client_.stream().lowest_layer().close(ignored);
         }
     }
@@ -80,7 +80,7 @@ public:
     {
     }
 
-    std::error_code begin(const fetched_message_info& message) override
+    error_code begin(const fetched_message_info& message) override
     {
         info_ = message;
         buffer_.clear();
@@ -92,15 +92,15 @@ public:
         return {};
     }
 
-    std::error_code write(std::string_view chunk) override
+    error_code write(std::string_view chunk) override
     {
         buffer_.append(chunk);
         return {};
     }
 
-    std::error_code commit() override
+    error_code commit() override
     {
-        const std::error_code ec = std::invoke(
+        const error_code ec = std::invoke(
             deliver_, fetched_message{info_.number, info_.uid, buffer_, info_.maybe_delivered});
         release();
         return ec;
@@ -125,19 +125,19 @@ private:
 /// The `retr_many` handler of both drivers: every part goes to the job.
 struct fetch_part_handler {
     fetch_job* job;
-    std::error_code operator()(const message_part& part) const { return job->on_part(part); }
+    error_code operator()(const message_part& part) const { return job->on_part(part); }
 };
 
 /// The synchronous driver of `fetch_job` (see `fetch_new`).
 template <class Stream>
 fetch_result fetch_new_streaming(client<Stream>& c, uid_store& store, const leave_policy& policy,
                                  message_delivery& delivery, const fetch_options& options,
-                                 std::error_code& ec)
+                                 error_code& ec)
 {
     using job_step = fetch_job::step;
     close_unless_done<Stream> guard(c); // declared first: the job aborts, then this closes
     fetch_job job(store, policy, delivery, options);
-    std::error_code e;
+    error_code e;
     for (auto next = job.start(c.state(), c.capabilities());;) {
         switch (next) {
         case job_step::uidl: {
@@ -242,31 +242,31 @@ template <class Stream, class Holder> struct fetch_op {
 
     /// UIDL's completion.
     template <class Self>
-    void operator()(Self& self, net_error_code ec, std::vector<message_uid> listing)
+    void operator()(Self& self, error_code ec, std::vector<message_uid> listing)
     {
-        next = s->job.on_uidl(from_net_error_code(ec), std::move(listing));
+        next = s->job.on_uidl(ec, std::move(listing));
         advance(self);
     }
 
     /// LIST's completion.
     template <class Self>
-    void operator()(Self& self, net_error_code ec, std::vector<message_size> sizes)
+    void operator()(Self& self, error_code ec, std::vector<message_size> sizes)
     {
-        next = s->job.on_list(from_net_error_code(ec), std::move(sizes), c->state());
+        next = s->job.on_list(ec, std::move(sizes), c->state());
         advance(self);
     }
 
     /// QUIT's completion.
-    template <class Self> void operator()(Self& self, net_error_code ec, bool confirmed)
+    template <class Self> void operator()(Self& self, error_code ec, bool confirmed)
     {
-        next = s->job.on_quit(from_net_error_code(ec), confirmed);
+        next = s->job.on_quit(ec, confirmed);
         advance(self);
     }
 
     /// The completion of RETR, DELE and RSET (`next` still names the call).
-    template <class Self> void operator()(Self& self, net_error_code net_ec)
+    template <class Self> void operator()(Self& self, error_code net_ec)
     {
-        const auto ec = from_net_error_code(net_ec);
+        const auto ec = net_ec;
         auto& job = s->job;
         switch (next) {
         case job_step::retr_many: next = job.on_retr_many(ec, c->state()); break;
@@ -302,7 +302,7 @@ template <class Stream, class Holder> struct fetch_op {
         const auto ec = job.error();
         auto result = job.take_result();
         s.reset(); // closes the connection now when the run failed, before the caller resumes
-        self.complete(to_net_error_code(ec), std::move(result));
+        self.complete(ec, std::move(result));
     }
 };
 
@@ -314,7 +314,7 @@ auto start_async_fetch(client<Stream>& c, uid_store& store, const leave_policy& 
     check_token<Token>();
     auto state = std::make_unique<async_fetch_state<Stream, Holder>>(
         c, store, policy, std::forward<Delivery>(delivery), options);
-    return net::async_compose<Token, void(net_error_code, fetch_result)>(
+    return net::async_compose<Token, void(error_code, fetch_result)>(
         fetch_op<Stream, Holder>{&c, std::move(state)}, token, c.stream());
 }
 
@@ -358,7 +358,7 @@ auto start_async_fetch(client<Stream>& c, uid_store& store, const leave_policy& 
 /// @param store    the account's UID store
 /// @param policy   what to delete from the server, and when to forget vanished UIDs
 /// @param delivery either a `pop3::message_delivery` (streaming, see that class), or a
-///                 callable `std::error_code(const fetched_message&)` that stores one
+///                 callable `error_code(const fetched_message&)` that stores one
 ///                 whole message durably. Neither is copied. An error stops the run. If
 ///                 it throws, the open message is aborted, the connection is closed
 ///                 without QUIT and the exception propagates.
@@ -370,7 +370,7 @@ auto start_async_fetch(client<Stream>& c, uid_store& store, const leave_policy& 
 /// @return the counts of what was done, also on error
 template <class Stream, class Delivery>
 fetch_result fetch_new(client<Stream>& c, uid_store& store, const leave_policy& policy,
-                       Delivery&& delivery, const fetch_options& options, std::error_code& ec)
+                       Delivery&& delivery, const fetch_options& options, error_code& ec)
 {
     using type = std::remove_reference_t<Delivery>;
     if constexpr (std::is_base_of_v<message_delivery, std::remove_cv_t<type>>) {
@@ -379,9 +379,9 @@ fetch_result fetch_new(client<Stream>& c, uid_store& store, const leave_policy& 
     } else {
         static_assert(std::is_invocable_v<type&, const fetched_message&> &&
                           std::is_convertible_v<std::invoke_result_t<type&, const fetched_message&>,
-                                                std::error_code>,
+                                                error_code>,
                       "the delivery must be a pop3::message_delivery or callable as "
-                      "std::error_code(const pop3::fetched_message&)");
+                      "error_code(const pop3::fetched_message&)");
         detail::buffered_delivery<type> buffered(delivery, options.max_reserve);
         return detail::fetch_new_streaming(c, store, policy, buffered, options, ec);
     }
@@ -390,7 +390,7 @@ fetch_result fetch_new(client<Stream>& c, uid_store& store, const leave_policy& 
 /// `fetch_new` with default options, reporting errors through `ec`.
 template <class Stream, class Delivery>
 fetch_result fetch_new(client<Stream>& c, uid_store& store, const leave_policy& policy,
-                       Delivery&& delivery, std::error_code& ec)
+                       Delivery&& delivery, error_code& ec)
 {
     return fetch_new(c, store, policy, std::forward<Delivery>(delivery), fetch_options{}, ec);
 }
@@ -402,7 +402,7 @@ template <class Stream, class Delivery>
 fetch_result fetch_new(client<Stream>& c, uid_store& store, const leave_policy& policy,
                        Delivery&& delivery, const fetch_options& options = {})
 {
-    std::error_code ec;
+    error_code ec;
     auto result = fetch_new(c, store, policy, std::forward<Delivery>(delivery), options, ec);
     if (ec) throw fetch_error(std::move(result));
     return result;
@@ -410,7 +410,7 @@ fetch_result fetch_new(client<Stream>& c, uid_store& store, const leave_policy& 
 
 /// Asynchronous `fetch_new`: the same run, the same order of effects and the same result
 /// (one implementation drives both), each server call made asynchronously. Completes with
-/// `void(net_error_code, fetch_result)`; works with any completion token (a callback,
+/// `void(error_code, fetch_result)`; works with any completion token (a callback,
 /// `use_future`, `use_awaitable`, ...) and defaults to the client's `default_token`.
 ///
 /// The delivery, the store, `options.progress` and `options.already_stored` are called
@@ -441,9 +441,9 @@ auto async_fetch_new(client<Stream>& c, uid_store& store, const leave_policy& po
         using owned = std::decay_t<Delivery>;
         static_assert(std::is_invocable_v<owned&, const fetched_message&> &&
                           std::is_convertible_v<std::invoke_result_t<owned&, const fetched_message&>,
-                                                std::error_code>,
+                                                error_code>,
                       "the delivery must be a pop3::message_delivery or callable as "
-                      "std::error_code(const pop3::fetched_message&)");
+                      "error_code(const pop3::fetched_message&)");
         return detail::start_async_fetch<detail::owned_delivery<owned>>(
             c, store, policy, std::forward<Delivery>(delivery), options,
             std::forward<Token>(token));

@@ -57,13 +57,13 @@ public:
     virtual ~message_delivery() = default;
 
     /// Starts storing a message (e.g. create a file in a Maildir's tmp/).
-    virtual std::error_code begin(const fetched_message_info& message) = 0;
+    virtual error_code begin(const fetched_message_info& message) = 0;
     /// Stores the next chunk. `chunk` is only valid during the call.
-    virtual std::error_code write(std::string_view chunk) = 0;
+    virtual error_code write(std::string_view chunk) = 0;
     /// Makes the message durable. Return success only once it survives a crash (e.g.
     /// fsync the file, rename it into new/, fsync the directory): only then is its UID
     /// recorded as stored, and only then may the server delete it.
-    virtual std::error_code commit() = 0;
+    virtual error_code commit() = 0;
     /// Drops what was written of the current message (a failed or unfinished one). Also
     /// called after `begin` or `commit` failed; must cope with any state.
     virtual void abort() noexcept = 0;
@@ -80,7 +80,7 @@ struct fetch_progress {
     /// RETR because another session deleted the message). Null otherwise.
     const fetched_message_info* message = nullptr;
     std::uint64_t message_bytes = 0; ///< the bytes received of `message`
-    std::error_code error;           ///< why `message` failed
+    error_code error;           ///< why `message` failed
 };
 
 /// Options of `fetch_new`.
@@ -117,7 +117,7 @@ struct fetch_options {
 struct message_failure {
     message_number number = 0;
     std::string uid;
-    std::error_code error;
+    error_code error;
 };
 
 /// Which stage of a `fetch_new` run stopped it (`fetch_result::failed_stage`).
@@ -148,7 +148,7 @@ struct fetch_result {
     /// RETRs, then the DELEs).
     std::vector<message_failure> failures;
     bool quit_confirmed = false; ///< QUIT answered +OK: the deletions are done
-    std::error_code error;       ///< what stopped the run (also returned through `ec`)
+    error_code error;       ///< what stopped the run (also returned through `ec`)
     /// Where `error` came from: the same for the synchronous and asynchronous forms.
     fetch_stage failed_stage = fetch_stage::none;
 };

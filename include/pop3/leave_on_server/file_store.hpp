@@ -84,7 +84,7 @@ public:
     /// Opens (or creates) the store in `path`. @throws pop3::error (see `open`)
     explicit file_uid_store(const std::string& path, const file_store_options& options = {})
     {
-        std::error_code ec;
+        error_code ec;
         open(path, ec, options);
         if (ec) throw pop3::error(ec);
     }
@@ -100,7 +100,7 @@ public:
     ///           errno code (std::system_category) from opening, reading or writing
     /// @param report optional: what was found (created, bytes of a torn tail dropped,
     ///               offset of the damage for `corrupt`)
-    void open(const std::string& path, std::error_code& ec,
+    void open(const std::string& path, error_code& ec,
               const file_store_options& options = {}, store_open_report* report = nullptr)
     {
         close();
@@ -124,7 +124,7 @@ public:
     /// Throwing form of `open`. @throws pop3::error
     void open(const std::string& path, const file_store_options& options = {})
     {
-        std::error_code ec;
+        error_code ec;
         open(path, ec, options);
         if (ec) throw pop3::error(ec);
     }
@@ -152,17 +152,17 @@ public:
 
     /// Rewrites the journal as a fresh copy of the live entries (normally automatic).
     /// On failure the old journal stays in place and valid.
-    void compact(std::error_code& ec)
+    void compact(error_code& ec)
     {
         ec = writable();
         if (!ec) ec = rewrite();
     }
 
     /// The error of the last automatic compaction, if it failed (the store still works).
-    std::error_code last_compaction_error() const noexcept { return compaction_error_; }
+    error_code last_compaction_error() const noexcept { return compaction_error_; }
 
 protected:
-    std::optional<uid_entry> do_find(std::string_view uid, std::error_code& ec) const override
+    std::optional<uid_entry> do_find(std::string_view uid, error_code& ec) const override
     {
         if (!is_open()) {
             ec = store_errc::not_open;
@@ -174,7 +174,7 @@ protected:
     }
 
     void do_for_each(const std::function<void(std::string_view, const uid_entry&)>& f,
-                     std::error_code& ec) const override
+                     error_code& ec) const override
     {
         if (!is_open()) {
             ec = store_errc::not_open;
@@ -183,7 +183,7 @@ protected:
         for (const auto& [uid, entry] : entries_) f(uid, entry);
     }
 
-    void do_apply(const std::vector<uid_change>& changes, std::error_code& ec) override
+    void do_apply(const std::vector<uid_change>& changes, error_code& ec) override
     {
         if ((ec = writable())) return;
         const auto record = journal::encode_record(changes, salt_);
@@ -236,9 +236,9 @@ private:
 
     std::string temp_path() const { return path_ + ".tmp"; }
 
-    std::error_code lock()
+    error_code lock()
     {
-        std::error_code ec;
+        error_code ec;
         lock_fd_ = detail::unique_fd::open(path_ + ".lock", O_RDWR | O_CREAT, ec);
         if (ec) return ec;
         // flock, not fcntl: fcntl locks belong to the process (a second open in the same
@@ -251,9 +251,9 @@ private:
         return {};
     }
 
-    std::error_code open_journal(store_open_report& report)
+    error_code open_journal(store_open_report& report)
     {
-        std::error_code ec;
+        error_code ec;
         fd_ = detail::unique_fd::open(path_, O_RDWR, ec);
         if (!ec) return {};
         if (ec != std::errc::no_such_file_or_directory) return ec;
@@ -268,10 +268,10 @@ private:
     }
 
     /// Writes `parts` to PATH.tmp and syncs it; on success `fd` is open on it.
-    std::error_code write_temp(const std::vector<std::string>& parts, detail::unique_fd& fd)
+    error_code write_temp(const std::vector<std::string>& parts, detail::unique_fd& fd)
     {
         const auto tmp = temp_path();
-        std::error_code ec;
+        error_code ec;
         fd = detail::unique_fd::open(tmp, O_RDWR | O_CREAT | O_TRUNC, ec);
         if (ec) return ec;
         std::uint64_t offset = 0;
@@ -289,7 +289,7 @@ private:
 
     /// Renames PATH.tmp (open as `fd`) over PATH and syncs the directory; `fd` becomes
     /// the journal.
-    std::error_code install_temp(detail::unique_fd fd)
+    error_code install_temp(detail::unique_fd fd)
     {
         const auto tmp = temp_path();
         if (::rename(tmp.c_str(), path_.c_str()) != 0) {
@@ -310,7 +310,7 @@ private:
         return {};
     }
 
-    std::error_code load(store_open_report& report)
+    error_code load(store_open_report& report)
     {
         std::string data;
         if (auto ec = detail::read_whole_file(fd_.get(), data)) return ec;
@@ -337,7 +337,7 @@ private:
 
     // ---- writing ----------------------------------------------------------------------
 
-    std::error_code writable() const
+    error_code writable() const
     {
         if (!is_open()) return store_errc::not_open;
         if (failed_) return store_errc::store_failed;
@@ -355,7 +355,7 @@ private:
     }
 
     /// Writes a fresh copy of the entries and installs it (see the class comment).
-    std::error_code rewrite()
+    error_code rewrite()
     {
         const auto salt = new_salt();
         std::vector<std::string> parts{journal::encode_header(salt)};
@@ -392,7 +392,7 @@ private:
     std::uint64_t file_size_ = 0;
     std::uint64_t live_bytes_ = 0;
     bool failed_ = false;
-    std::error_code compaction_error_;
+    error_code compaction_error_;
     std::unordered_map<std::string, uid_entry> entries_;
 };
 

@@ -127,7 +127,7 @@ inline std::string encode_header(std::uint64_t salt)
 
 /// Checks the header at the start of `file` and reads its salt.
 /// @return store_errc::not_a_store (not ours), corrupt, unsupported_version, or success
-inline std::error_code decode_header(std::string_view file, std::uint64_t& salt)
+inline error_code decode_header(std::string_view file, std::uint64_t& salt)
 {
     if (file.size() < header_size) {
         // The store never creates a journal without its complete header: a short file
@@ -316,7 +316,7 @@ inline scanned_record scan_record(std::string_view rest, std::uint64_t salt)
 
 /// What `decode` made of a whole journal file.
 struct decoded_journal {
-    std::error_code error;      ///< store_errc::not_a_store, unsupported_version, corrupt
+    error_code error;      ///< store_errc::not_a_store, unsupported_version, corrupt
     std::uint64_t salt = 0;     ///< the file's salt (valid once the header was read)
     std::size_t records = 0;    ///< complete records decoded
     std::size_t valid_size = 0; ///< bytes up to the end of the last good record

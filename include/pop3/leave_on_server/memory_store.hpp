@@ -22,18 +22,18 @@ public:
     std::size_t size() const noexcept override { return entries_.size(); }
 
 protected:
-    std::optional<uid_entry> do_find(std::string_view uid, std::error_code&) const override
+    std::optional<uid_entry> do_find(std::string_view uid, error_code&) const override
     {
         const auto it = entries_.find(std::string(uid));
         if (it == entries_.end()) return std::nullopt;
         return it->second;
     }
     void do_for_each(const std::function<void(std::string_view, const uid_entry&)>& f,
-                     std::error_code&) const override
+                     error_code&) const override
     {
         for (const auto& [uid, entry] : entries_) f(uid, entry);
     }
-    void do_apply(const std::vector<uid_change>& changes, std::error_code&) override
+    void do_apply(const std::vector<uid_change>& changes, error_code&) override
     {
         for (const auto& c : changes) {
             if (c.entry) entries_.insert_or_assign(c.uid, *c.entry);

@@ -138,7 +138,7 @@ private:
 /// @param ec      the store's error, if enumerating it failed (the plan is then empty)
 inline fetch_plan plan_fetch(const std::vector<message_uid>& listing,
                              const std::vector<message_size>& sizes, const uid_store& store,
-                             const leave_policy& policy, uid_time now, std::error_code& ec)
+                             const leave_policy& policy, uid_time now, error_code& ec)
 {
     ec = {};
     fetch_plan plan;
@@ -254,7 +254,7 @@ inline fetch_plan plan_fetch(const std::vector<message_uid>& listing,
                              const std::vector<message_size>& sizes, const uid_store& store,
                              const leave_policy& policy, uid_time now)
 {
-    std::error_code ec;
+    error_code ec;
     auto plan = plan_fetch(listing, sizes, store, policy, now, ec);
     if (ec) throw pop3::error(ec);
     return plan;

@@ -41,8 +41,9 @@ enum class store_errc {
 
 namespace detail {
 
-class store_category_impl final : public std::error_category {
+class store_category_impl final : public error_category_base {
 public:
+    using error_category_base::message; // Boost's has a buffer overload too
     const char* name() const noexcept override { return "pop3.uid_store"; }
 
     std::string message(int value) const override
@@ -76,22 +77,21 @@ public:
 } // namespace detail
 
 /// The category of `pop3::store_errc`, named "pop3.uid_store".
-inline const std::error_category& store_category() noexcept
+inline const error_category_base& store_category() noexcept
 {
     static const detail::store_category_impl instance;
     return instance;
 }
 
-/// Makes `std::error_code ec = pop3::store_errc::locked;` work.
-inline std::error_code make_error_code(store_errc e) noexcept
+/// Makes `error_code ec = pop3::store_errc::locked;` work.
+inline error_code make_error_code(store_errc e) noexcept
 {
     return {static_cast<int>(e), store_category()};
 }
 
 } // namespace pop3
 
-template <>
-struct std::is_error_code_enum<pop3::store_errc> : std::true_type {};
+POP3_DETAIL_REGISTER_ERROR_CODE_ENUM(pop3::store_errc);
 
 namespace pop3 {
 
@@ -167,7 +167,7 @@ public:
 
     /// Looks up one UID.
     /// @return the entry, or empty when the UID is unknown (or on error).
-    std::optional<uid_entry> find(std::string_view uid, std::error_code& ec) const
+    std::optional<uid_entry> find(std::string_view uid, error_code& ec) const
     {
         ec = {};
         return do_find(uid, ec);
@@ -175,7 +175,7 @@ public:
     /// Throwing form of `find`. @throws pop3::error
     std::optional<uid_entry> find(std::string_view uid) const
     {
-        std::error_code ec;
+        error_code ec;
         auto result = find(uid, ec);
         if (ec) throw pop3::error(ec);
         return result;
@@ -184,7 +184,7 @@ public:
     /// Calls `f(uid, entry)` for every entry, in no particular order. `f` must not
     /// change the store.
     void for_each(const std::function<void(std::string_view, const uid_entry&)>& f,
-                  std::error_code& ec) const
+                  error_code& ec) const
     {
         ec = {};
         do_for_each(f, ec);
@@ -192,7 +192,7 @@ public:
     /// Throwing form of `for_each`. @throws pop3::error
     void for_each(const std::function<void(std::string_view, const uid_entry&)>& f) const
     {
-        std::error_code ec;
+        error_code ec;
         for_each(f, ec);
         if (ec) throw pop3::error(ec);
     }
@@ -200,7 +200,7 @@ public:
     /// Applies a batch of changes atomically and durably (see the class comment).
     /// Later changes of the same UID in a batch win.
     /// @param ec store_errc::invalid_uid (nothing applied), or the store's I/O error
-    void apply(const std::vector<uid_change>& changes, std::error_code& ec)
+    void apply(const std::vector<uid_change>& changes, error_code& ec)
     {
         ec = {};
         for (const auto& c : changes)
@@ -213,13 +213,13 @@ public:
     /// Throwing form of `apply`. @throws pop3::error
     void apply(const std::vector<uid_change>& changes)
     {
-        std::error_code ec;
+        error_code ec;
         apply(changes, ec);
         if (ec) throw pop3::error(ec);
     }
 
     /// Sets (inserts or replaces) one UID's entry, durably.
-    void record(std::string_view uid, const uid_entry& entry, std::error_code& ec)
+    void record(std::string_view uid, const uid_entry& entry, error_code& ec)
     {
         apply({uid_change{std::string(uid), entry}}, ec);
     }
@@ -230,7 +230,7 @@ public:
     }
 
     /// Forgets one UID, durably (nothing happens for an unknown UID).
-    void forget(std::string_view uid, std::error_code& ec)
+    void forget(std::string_view uid, error_code& ec)
     {
         apply({uid_change{std::string(uid), std::nullopt}}, ec);
     }
@@ -240,7 +240,7 @@ public:
     /// Tells the store the application deleted its own copy of the message with `uid`
     /// (used by `leave_policy::delete_when_deleted_locally`).
     /// @return false (and no change) when the UID is unknown
-    bool mark_deleted_locally(std::string_view uid, std::error_code& ec)
+    bool mark_deleted_locally(std::string_view uid, error_code& ec)
     {
         auto entry = find(uid, ec);
         if (ec || !entry) return false;
@@ -252,7 +252,7 @@ public:
     /// Throwing form of `mark_deleted_locally`. @throws pop3::error
     bool mark_deleted_locally(std::string_view uid)
     {
-        std::error_code ec;
+        error_code ec;
         const bool known = mark_deleted_locally(uid, ec);
         if (ec) throw pop3::error(ec);
         return known;
@@ -263,12 +263,12 @@ public:
 
 protected:
     /// Looks up `uid`; sets `ec` on failure.
-    virtual std::optional<uid_entry> do_find(std::string_view uid, std::error_code& ec) const = 0;
+    virtual std::optional<uid_entry> do_find(std::string_view uid, error_code& ec) const = 0;
     /// Enumerates every entry; sets `ec` on failure.
     virtual void do_for_each(const std::function<void(std::string_view, const uid_entry&)>& f,
-                             std::error_code& ec) const = 0;
+                             error_code& ec) const = 0;
     /// Applies a non-empty, validated batch atomically and durably; sets `ec` on failure.
-    virtual void do_apply(const std::vector<uid_change>& changes, std::error_code& ec) = 0;
+    virtual void do_apply(const std::vector<uid_change>& changes, error_code& ec) = 0;
 };
 
 

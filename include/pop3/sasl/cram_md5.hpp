@@ -35,10 +35,10 @@ public:
     bool weak() const noexcept override { return true; }
 
     /// A user name is required; neither value may contain NUL.
-    std::error_code validate() const noexcept override { return check_credentials(); }
+    error_code validate() const noexcept override { return check_credentials(); }
 
     /// CRAM-MD5 has no initial response.
-    std::error_code initial_response(std::string& out) override
+    error_code initial_response(std::string& out) override
     {
         out.clear();
         done_ = true;
@@ -46,7 +46,7 @@ public:
     }
 
     /// Answers the one challenge (RFC 2195 section 2); an empty or second one is an error.
-    std::error_code respond(std::string_view challenge, std::string& out) override
+    error_code respond(std::string_view challenge, std::string& out) override
     {
         out.clear();
         if (done_ || challenge.empty()) {

@@ -35,21 +35,21 @@ public:
     /// user name) can be refused without starting AUTH.
     /// @return `errc::invalid_argument` when the credentials cannot be sent; the same
     /// check runs again in `initial_response` and `respond`.
-    virtual std::error_code validate() const noexcept { return {}; }
+    virtual error_code validate() const noexcept { return {}; }
 
     /// The initial response (client-first mechanisms only; server-first ones return
     /// `errc::sasl_protocol_error`). May be empty; RFC 4422 sends that as "=".
-    virtual std::error_code initial_response(std::string& out) = 0;
+    virtual error_code initial_response(std::string& out) = 0;
 
     /// Answers one (decoded) server challenge. An error means: abort the exchange (the
     /// POP3 layer sends "*"). A client-first mechanism whose initial response was not
     /// sent with AUTH produces it here, answering the server's empty first challenge.
-    virtual std::error_code respond(std::string_view challenge, std::string& out) = 0;
+    virtual error_code respond(std::string_view challenge, std::string& out) = 0;
 
     /// Called when the server said +OK: an error if the exchange is not complete from the
     /// client's point of view (SCRAM: the server signature was never verified ->
     /// `errc::server_signature_mismatch`); the session must then not be used.
-    virtual std::error_code finish() noexcept { return {}; }
+    virtual error_code finish() noexcept { return {}; }
 
     /// True when the mechanism reveals a reusable secret (password or bearer token) to
     /// anyone who can read the connection: PLAIN, LOGIN, XOAUTH2, OAUTHBEARER.
@@ -81,7 +81,7 @@ protected:
     ~password_mechanism() override { detail::cleanse(password_); }
 
     /// Servers treat both values as C strings: no NUL, and a user name is required.
-    std::error_code check_credentials() const noexcept
+    error_code check_credentials() const noexcept
     {
         if (user_.empty() || user_.find('\0') != std::string::npos ||
             password_.find('\0') != std::string::npos)

@@ -42,7 +42,7 @@ public:
     bool client_first() const noexcept override { return true; }
     bool exposes_secret() const noexcept override { return true; }
 
-    std::error_code initial_response(std::string& out) override
+    error_code initial_response(std::string& out) override
     {
         out.clear();
         if (sent_) return errc::sasl_protocol_error;
@@ -56,7 +56,7 @@ public:
     /// Before the initial response: the server's empty challenge, answered with it.
     /// After: the server's error (JSON for OAUTHBEARER, Google and Microsoft), kept in
     /// `diagnostic()`; @return `errc::authentication_failed`, so the POP3 layer sends "*".
-    std::error_code respond(std::string_view challenge, std::string& out) override
+    error_code respond(std::string_view challenge, std::string& out) override
     {
         out.clear();
         if (!sent_ && challenge.empty()) return initial_response(out);
@@ -97,7 +97,7 @@ public:
     std::string_view name() const noexcept override { return "XOAUTH2"; }
 
     /// User and token are required and free of control characters.
-    std::error_code validate() const noexcept override
+    error_code validate() const noexcept override
     {
         if (user_.empty() || token_.empty() || detail::has_control(user_) ||
             detail::has_control(token_))
@@ -134,7 +134,7 @@ public:
 
     /// A token is required; no value may contain control characters; the port, when
     /// given, is a decimal number up to 65535.
-    std::error_code validate() const noexcept override
+    error_code validate() const noexcept override
     {
         std::uint16_t port = 0;
         if (token_.empty() || detail::has_control(user_) || detail::has_control(token_) ||

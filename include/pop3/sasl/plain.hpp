@@ -32,7 +32,7 @@ public:
 
     /// RFC 4616 section 2: authcid and passwd are 1*SAFE (no NUL, not empty); authzid
     /// has no NUL either.
-    std::error_code validate() const noexcept override
+    error_code validate() const noexcept override
     {
         if (user_.empty() || password_.empty() || has_nul(user_) || has_nul(password_) ||
             has_nul(authzid_))
@@ -40,7 +40,7 @@ public:
         return {};
     }
 
-    std::error_code initial_response(std::string& out) override
+    error_code initial_response(std::string& out) override
     {
         out.clear();
         if (sent_) return errc::sasl_protocol_error;
@@ -54,7 +54,7 @@ public:
 
     /// Only the empty challenge of a server that did not get the initial response with AUTH
     /// is valid (RFC 4616 section 2); PLAIN has nothing else to say.
-    std::error_code respond(std::string_view challenge, std::string& out) override
+    error_code respond(std::string_view challenge, std::string& out) override
     {
         out.clear();
         if (!sent_ && challenge.empty()) return initial_response(out);
@@ -91,10 +91,10 @@ public:
     bool exposes_secret() const noexcept override { return true; }
 
     /// Servers treat both values as C strings: no NUL, and a user name is required.
-    std::error_code validate() const noexcept override { return check_credentials(); }
+    error_code validate() const noexcept override { return check_credentials(); }
 
     /// LOGIN has no initial response.
-    std::error_code initial_response(std::string& out) override
+    error_code initial_response(std::string& out) override
     {
         out.clear();
         step_ = 2;
@@ -102,7 +102,7 @@ public:
     }
 
     /// First challenge: the user name; second: the password; a third is an error.
-    std::error_code respond(std::string_view /*challenge*/, std::string& out) override
+    error_code respond(std::string_view /*challenge*/, std::string& out) override
     {
         out.clear();
         if (auto ec = validate()) {

@@ -68,7 +68,7 @@ public:
 
     /// A user name is required; neither it nor the password may contain NUL; a nonce
     /// given to the constructor must be printable ASCII without ','.
-    std::error_code validate() const noexcept override
+    error_code validate() const noexcept override
     {
         if (user_.empty() || user_.find('\0') != std::string::npos ||
             password_.find('\0') != std::string::npos)
@@ -79,7 +79,7 @@ public:
     }
 
     /// The client-first message: "n,,n=<user>,r=<client nonce>" (RFC 5802 section 5.1).
-    std::error_code initial_response(std::string& out) override
+    error_code initial_response(std::string& out) override
     {
         out.clear();
         if (state_ != state::start) return fail(errc::sasl_protocol_error);
@@ -101,7 +101,7 @@ public:
     /// @return `errc::server_signature_mismatch` when the server's proof is wrong,
     /// `errc::authentication_failed` for a server-final "e=" (text in `diagnostic()`),
     /// `errc::sasl_protocol_error` for anything that does not parse or is out of place.
-    std::error_code respond(std::string_view challenge, std::string& out) override
+    error_code respond(std::string_view challenge, std::string& out) override
     {
         out.clear();
         switch (state_) {
@@ -117,7 +117,7 @@ public:
     }
 
     /// An error unless the server's signature was received and verified.
-    std::error_code finish() noexcept override
+    error_code finish() noexcept override
     {
         if (state_ == state::verified) return {};
         state_ = state::failed;
@@ -155,7 +155,7 @@ private:
         return hash_ == scram_hash::sha_1 ? EVP_sha1() : EVP_sha256();
     }
 
-    std::error_code fail(std::error_code ec) noexcept
+    error_code fail(error_code ec) noexcept
     {
         state_ = state::failed;
         detail::cleanse(password_);
@@ -163,7 +163,7 @@ private:
     }
 
     /// Parses server-first (RFC 5802 section 7) and computes the proof (section 3).
-    std::error_code on_server_first(std::string_view message, std::string& out)
+    error_code on_server_first(std::string_view message, std::string& out)
     {
         std::string_view rest = message;
         bool more = false;
@@ -232,7 +232,7 @@ private:
 
     /// Checks server-final (RFC 5802 section 7): "v=" verifier or "e=" error, optionally
     /// followed by extensions.
-    std::error_code on_server_final(std::string_view message)
+    error_code on_server_final(std::string_view message)
     {
         std::string_view rest = message;
         bool more = false;

@@ -51,7 +51,7 @@ int main()
     check(plain.state() == pop3::session_state::disconnected, "a new client is disconnected");
 
     std::string command;
-    const std::error_code format_error = pop3::commands::retr(command, 3);
+    const pop3::error_code format_error = pop3::commands::retr(command, 3);
     check(!format_error, "commands::retr succeeds");
     check(command == "RETR 3\r\n", "commands::retr formats 'RETR 3\\r\\n'");
 
@@ -63,12 +63,12 @@ int main()
 
     // Instantiates the sync and the async driver on Boost.Asio; neither may succeed without a
     // connection.
-    std::error_code sync_error;
+    pop3::error_code sync_error;
     plain.noop(sync_error);
     check(sync_error == pop3::errc::wrong_state, "noop() before connect fails: wrong_state");
 
-    // Async completions carry Boost's error_code (so Boost's use_future and use_awaitable
-    // throw), and it still compares with pop3::errc.
+    // Every form reports Boost's error_code (so Boost's use_future and use_awaitable throw),
+    // and it compares with pop3::errc.
     bool completed = false;
     boost::system::error_code async_error;
     plain.async_noop([&](boost::system::error_code ec) {
@@ -80,8 +80,9 @@ int main()
     runner.join();
     check(completed, "async_noop() completes");
     check(async_error == pop3::errc::wrong_state, "async_noop() before connect fails: wrong_state");
-    check(pop3::from_net_error_code(async_error) == pop3::errc::wrong_state,
-          "from_net_error_code gives pop3's std::error_code back");
+    check(async_error == sync_error, "the sync and async forms report the same error_code");
+    check(&async_error.category() == &pop3::error_category(),
+          "pop3's category is a Boost category");
 
     if (failures == 0) std::puts("boost consumer: ok");
     return failures == 0 ? 0 : 1;

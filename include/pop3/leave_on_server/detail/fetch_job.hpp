@@ -64,7 +64,7 @@ public:
         return step::uidl;
     }
 
-    step on_uidl(std::error_code e, std::vector<message_uid> listing)
+    step on_uidl(error_code e, std::vector<message_uid> listing)
     {
         if (e == errc::server_error) return stop(errc::not_supported, fetch_stage::session);
         // From here on a failure leaves the session in an unknown place: close it.
@@ -76,7 +76,7 @@ public:
         return plan();
     }
 
-    step on_list(std::error_code e, std::vector<message_size> sizes, session_state state)
+    step on_list(error_code e, std::vector<message_size> sizes, session_state state)
     {
         if (e && state != session_state::transaction) return stop(e, fetch_stage::session);
         if (!e) sizes_ = std::move(sizes); // a refused LIST only costs the size hints
@@ -94,7 +94,7 @@ public:
 
     /// The `retr_many` handler: streams each message into the delivery, commits it, then
     /// records it as stored.
-    std::error_code on_part(const message_part& part)
+    error_code on_part(const message_part& part)
     {
         if (next_ >= fetch_.size() || part.number != fetch_[next_].number)
             return fail(errc::malformed_response, fetch_stage::session); // cannot happen
@@ -132,7 +132,7 @@ public:
         open_ = false;
         // Durable in the application's storage: now (and only now) record it.
         const uid_entry entry{m.first_seen, true, false, std::nullopt};
-        std::error_code failed;
+        error_code failed;
         store_.record(m.uid, entry, failed);
         if (failed) return fail(failed, fetch_stage::store);
         outcomes_[next_ - 1] = outcome::stored;
@@ -145,7 +145,7 @@ public:
         return {};
     }
 
-    step on_retr_many(std::error_code e, session_state state)
+    step on_retr_many(error_code e, session_state state)
     {
         abort_open(); // a message cut off by a lost connection
         // (1') Withdraw the intent of the messages that certainly did not reach the
@@ -157,7 +157,7 @@ public:
         for (std::size_t i = 0; i < fetch_.size(); ++i)
             if (outcomes_[i] == outcome::not_delivered && !fetch_[i].maybe_delivered)
                 withdrawn.push_back({fetch_[i].uid, std::nullopt});
-        std::error_code ignored;
+        error_code ignored;
         if (!withdrawn.empty()) store_.apply(withdrawn, ignored);
         if (e) {
             // The batch stopped because the delivery or the store refused a message, or
@@ -180,7 +180,7 @@ public:
         return numbers;
     }
 
-    step on_dele_many(std::error_code e, session_state state)
+    step on_dele_many(error_code e, session_state state)
     {
         if (!e) {
             accepted_ = std::move(to_delete_);
@@ -192,7 +192,7 @@ public:
         return step::rset;
     }
 
-    step on_rset(std::error_code e)
+    step on_rset(error_code e)
     {
         if (e) return stop(e, fetch_stage::session);
         dele_next_ = 0;
@@ -202,7 +202,7 @@ public:
     /// The message of the next single DELE.
     message_number dele_number() const { return to_delete_[dele_next_].number; }
 
-    step on_dele(std::error_code e, session_state state)
+    step on_dele(error_code e, session_state state)
     {
         auto& d = to_delete_[dele_next_++];
         if (!e) accepted_.push_back(std::move(d));
@@ -213,7 +213,7 @@ public:
         return next_dele();
     }
 
-    step on_quit(std::error_code e, bool confirmed)
+    step on_quit(error_code e, bool confirmed)
     {
         result_.quit_confirmed = confirmed && !e;
         if (e) return stop(e, fetch_stage::session);
@@ -224,7 +224,7 @@ public:
     }
 
     /// What stopped the run (empty on success); also `take_result().error`.
-    std::error_code error() const noexcept { return result_.error; }
+    error_code error() const noexcept { return result_.error; }
     /// After `done`: the run failed past UIDL, so the connection must be closed without
     /// QUIT (see `fetch_options::quit_after_failure`).
     bool close_connection() const noexcept { return at_risk_; }
@@ -243,13 +243,13 @@ private:
     enum class outcome : unsigned char { not_delivered, maybe_delivered, stored };
 
     /// The one place that says what stopped the run, for both drivers.
-    void record_failure(std::error_code e, fetch_stage stage)
+    void record_failure(error_code e, fetch_stage stage)
     {
         result_.error = e;
         result_.failed_stage = e ? stage : fetch_stage::none;
     }
 
-    step stop(std::error_code e, fetch_stage stage)
+    step stop(error_code e, fetch_stage stage)
     {
         record_failure(e, stage);
         return step::done;
@@ -258,7 +258,7 @@ private:
     /// Plans the run from the listing and records everything before the first RETR.
     step plan()
     {
-        std::error_code e;
+        error_code e;
         now_ = options_.now.value_or(uid_clock_now());
         auto plan = plan_fetch(listing_, sizes_, store_, policy_, now_, e);
         if (e) return stop(e, fetch_stage::store);
@@ -334,21 +334,21 @@ private:
 
     step next_dele() const { return dele_next_ < to_delete_.size() ? step::dele : step::quit; }
 
-    std::error_code begin()
+    error_code begin()
     {
         open_ = true; // from here on the message ends in commit or abort
         return delivery_.begin(info_);
     }
 
     /// Stops the RETR batch: the driver's `retr_many` then ends with `failed`.
-    std::error_code fail(std::error_code failed, fetch_stage stage)
+    error_code fail(error_code failed, fetch_stage stage)
     {
         abort_open();
         stopped_stage_ = stage;
         return stopped_ = failed;
     }
 
-    void report(const fetched_message_info* finished, std::uint64_t bytes, std::error_code failed)
+    void report(const fetched_message_info* finished, std::uint64_t bytes, error_code failed)
     {
         if (!options_.progress) return;
         progress_.message = finished;
@@ -379,7 +379,7 @@ private:
     std::uint64_t message_bytes_ = 0;
     fetched_message_info info_;
     bool open_ = false;      ///< `begin` was called and neither `commit` succeeded nor `abort` ran
-    std::error_code stopped_; ///< set when the delivery or the store stopped the batch
+    error_code stopped_; ///< set when the delivery or the store stopped the batch
     fetch_stage stopped_stage_ = fetch_stage::none; ///< which of them
 };
 

@@ -19,7 +19,7 @@
 
 namespace pop3::detail {
 
-inline std::error_code last_errno() noexcept { return {errno, std::system_category()}; }
+inline error_code last_errno() noexcept { return detail::system_error_code(errno); }
 
 /// An owning file descriptor: closed by the destructor, `reset` and move-assignment.
 class unique_fd {
@@ -51,13 +51,13 @@ public:
     }
 
     /// Opens `path`, retrying EINTR; sets `ec` (errno) on failure.
-    static unique_fd open(const std::string& path, int flags, std::error_code& ec,
+    static unique_fd open(const std::string& path, int flags, error_code& ec,
                           mode_t mode = 0600)
     {
         int fd;
         do fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
         while (fd < 0 && errno == EINTR);
-        ec = fd < 0 ? last_errno() : std::error_code{};
+        ec = fd < 0 ? last_errno() : error_code{};
         return unique_fd(fd);
     }
 
@@ -66,7 +66,7 @@ private:
 };
 
 /// Writes all of `data` at `offset`, retrying short writes and EINTR.
-inline std::error_code pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset)
+inline error_code pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset)
 {
     while (size > 0) {
         const auto n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
@@ -82,7 +82,7 @@ inline std::error_code pwrite_all(int fd, const char* data, std::size_t size, st
 }
 
 /// Reads the whole file into `data`, retrying short reads and EINTR.
-inline std::error_code read_whole_file(int fd, std::string& data)
+inline error_code read_whole_file(int fd, std::string& data)
 {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return last_errno();
@@ -102,7 +102,7 @@ inline std::error_code read_whole_file(int fd, std::string& data)
 }
 
 /// Flushes a file's data (and the metadata needed to read it) to stable storage.
-inline std::error_code sync_file(int fd)
+inline error_code sync_file(int fd)
 {
 #if defined(__APPLE__)
     // fsync on macOS does not flush the drive's cache; F_FULLFSYNC does.
@@ -118,9 +118,9 @@ inline std::error_code sync_file(int fd)
 }
 
 /// Makes a rename or create in `dir` durable.
-inline std::error_code sync_directory(const std::string& dir)
+inline error_code sync_directory(const std::string& dir)
 {
-    std::error_code ec;
+    error_code ec;
     const auto fd = unique_fd::open(dir, O_RDONLY | O_DIRECTORY, ec);
     if (ec) return ec;
     while (::fsync(fd.get()) != 0)
