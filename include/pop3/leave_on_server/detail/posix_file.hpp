@@ -5,6 +5,8 @@
 
 #if !defined(_WIN32)
 
+#include <pop3/error_code.hpp>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
