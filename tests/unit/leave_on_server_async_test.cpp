@@ -148,7 +148,7 @@ protected:
     void do_apply(const std::vector<pop3::uid_change>& changes, pop3::error_code& ec) override
     {
         if (++applies == fail_apply) {
-            ec = std::make_error_code(std::errc::no_space_on_device);
+            ec = pop3_test::generic_error(std::errc::no_space_on_device);
             return;
         }
         inner_.apply(changes, ec);
