@@ -154,7 +154,7 @@ void payload(std::string_view data)
 
 /// Mode 2: changes built from the bytes. Each change takes a control byte: bit 0 forget,
 /// bits 1-3 the flags, bits 4-7 the UID length - 1; then the UID (bytes below 0x21 are
-/// lifted into range) and, for a set, 8 bytes of time.
+/// lifted into range, DEL becomes '~': pop3::is_valid_uid) and, for a set, 8 bytes of time.
 changes make_changes(std::string_view& data)
 {
     changes x;
@@ -167,6 +167,7 @@ changes make_changes(std::string_view& data)
         if (uid.empty()) uid = "u";
         for (auto& ch : uid)
             if (static_cast<unsigned char>(ch) < 0x21) ch = static_cast<char>(ch + 0x21);
+            else if (ch == 0x7F) ch = '~';
         if ((control & 1) != 0) {
             x.push_back({uid, std::nullopt});
             continue;
