@@ -309,14 +309,20 @@ struct failure {
     pop3::error_code sink_error;
 };
 
+/// `f`'s script, failing where `f` says.
+auto failing_script(const failure& f)
+{
+    auto s = make_script(f.input);
+    s->fail_at = f.fail_at;
+    s->fault = f.fault;
+    return s;
+}
+
 /// Greeting, login and RETR 1 with a sink, in the error_code& form.
 pop3::error_code fail_sync(const failure& f)
 {
     net::io_context ioc;
-    auto s = make_script(f.input);
-    s->fail_at = f.fail_at;
-    s->fault = f.fault;
-    client_type c{ioc.get_executor(), s};
+    client_type c{ioc.get_executor(), failing_script(f)};
     const auto sink = [&f](std::string_view) { return f.sink_error; };
     pop3::error_code ec;
     c.read_greeting(ec);
@@ -329,10 +335,7 @@ pop3::error_code fail_sync(const failure& f)
 pop3::error_code fail_throwing(const failure& f)
 {
     net::io_context ioc;
-    auto s = make_script(f.input);
-    s->fail_at = f.fail_at;
-    s->fault = f.fault;
-    client_type c{ioc.get_executor(), s};
+    client_type c{ioc.get_executor(), failing_script(f)};
     try {
         c.read_greeting();
         c.login("alice", "s3cret", user_pass);
@@ -347,10 +350,7 @@ pop3::error_code fail_throwing(const failure& f)
 pop3::error_code fail_async(const failure& f)
 {
     net::io_context ioc;
-    auto s = make_script(f.input);
-    s->fail_at = f.fail_at;
-    s->fault = f.fault;
-    client_type c{ioc.get_executor(), s};
+    client_type c{ioc.get_executor(), failing_script(f)};
     const auto sink = [&f](std::string_view) { return f.sink_error; };
     pop3::error_code result;
     int completions = 0;

@@ -84,13 +84,7 @@ public:
     }
 
     /// The messages to RETR, in order.
-    std::vector<message_number> retr_numbers() const
-    {
-        std::vector<message_number> numbers;
-        numbers.reserve(fetch_.size());
-        for (const auto& m : fetch_) numbers.push_back(m.number);
-        return numbers;
-    }
+    std::vector<message_number> retr_numbers() const { return numbers_of(fetch_); }
 
     /// The `retr_many` handler: streams each message into the delivery, commits it, then
     /// records it as stored.
@@ -172,11 +166,14 @@ public:
     }
 
     /// The messages to DELE, in number order.
-    std::vector<message_number> dele_numbers() const
+    std::vector<message_number> dele_numbers() const { return numbers_of(to_delete_); }
+
+    /// The `number` of each element, in order.
+    template <class Range> static std::vector<message_number> numbers_of(const Range& messages)
     {
         std::vector<message_number> numbers;
-        numbers.reserve(to_delete_.size());
-        for (const auto& d : to_delete_) numbers.push_back(d.number);
+        numbers.reserve(messages.size());
+        for (const auto& m : messages) numbers.push_back(m.number);
         return numbers;
     }
 
