@@ -16,34 +16,35 @@ namespace pop3 {
 /// boost::system::system_error on Boost.Asio; `code()` is the `pop3::error_code`.
 class error : public system_error {
 public:
-    explicit error(error_code ec) : system_error(ec) {}
+    explicit error(error_code ec) : error(ec, server_reply{}) {}
 
     error(error_code ec, server_reply reply)
-        : system_error(make_base(ec, describe(reply))), reply_(std::move(reply))
+        : system_error(ec), reply_(std::move(reply)), what_(describe(ec, reply_))
     {
     }
 
     /// The server's reply that caused the error; `text` is empty for local errors.
     const server_reply& reply() const noexcept { return reply_; }
 
-private:
-    // system_error(ec, "") would make what() start with ": ".
-    static system_error make_base(error_code ec, const std::string& what)
-    {
-        return what.empty() ? system_error(ec) : system_error(ec, what);
-    }
+    /// "server said: <reply>: <message>" after a -ERR, else the error's message. Kept
+    /// here because Boost 1.79+ appends " [category:value]" to system_error::what():
+    /// the text is the same on every flavour.
+    const char* what() const noexcept override { return what_.c_str(); }
 
-    static std::string describe(const server_reply& reply)
+private:
+    static std::string describe(const error_code& ec, const server_reply& reply)
     {
-        if (reply.text.empty() && reply.code.text.empty() && reply.detail.empty()) return {};
+        if (reply.text.empty() && reply.code.text.empty() && reply.detail.empty())
+            return ec.message();
         std::string s = "server said: ";
         if (!reply.code.text.empty()) s += "[" + reply.code.text + "] ";
         s += reply.text;
         if (!reply.detail.empty()) s += " (" + reply.detail + ")";
-        return s;
+        return s + ": " + ec.message();
     }
 
     server_reply reply_;
+    std::string what_;
 };
 
 } // namespace pop3
