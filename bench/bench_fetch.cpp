@@ -366,7 +366,7 @@ struct client_session {
     client_session(asio::io_context& ioc, const server_env& env, const std::string& user)
         : client(ioc)
     {
-        client.connect(env.host(), env.port(), pop3::tls_mode::none);
+        client.connect(env.host(), env.port());
         login_user_pass(client, user, server_env::password(user));
     }
 

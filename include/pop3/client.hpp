@@ -53,6 +53,7 @@ using language = detail::language_entry;
 /// `errc::session_broken`; a -ERR reply leaves it usable.
 template <class Stream> class client {
     using engine_type = detail::engine<Stream>;
+    template <class T> static constexpr bool is_mode_v = detail::is_tls_mode_argument_v<T>;
 
 public:
     using stream_type = Stream;
@@ -79,25 +80,25 @@ public:
     // ---- the stream --------------------------------------------------------------------
 
     /// The stream itself.
-    Stream& stream() noexcept { return impl_->stream_; }
-    const Stream& stream() const noexcept { return impl_->stream_; }
+    Stream& stream() noexcept { return impl_->stream(); }
+    const Stream& stream() const noexcept { return impl_->stream(); }
 
     /// The layer under TLS for an `ssl::stream`, else the stream itself.
     decltype(auto) next_layer() noexcept
     {
-        if constexpr (detail::is_ssl_stream<Stream>::value) return (impl_->stream_.next_layer());
-        else return (impl_->stream_);
+        if constexpr (detail::is_ssl_stream<Stream>::value) return (stream().next_layer());
+        else return (stream());
     }
 
-    executor_type get_executor() noexcept { return impl_->stream_.get_executor(); }
+    executor_type get_executor() noexcept { return stream().get_executor(); }
 
     // ---- what the client knows ----------------------------------------------------------
 
-    session_state state() const noexcept { return impl_->proto_.state(); }
+    session_state state() const noexcept { return session().state(); }
     /// What the server advertised, as of the last CAPA (refreshed after STLS and login).
-    const pop3::capabilities& capabilities() const noexcept { return impl_->proto_.caps(); }
+    const pop3::capabilities& capabilities() const noexcept { return session().caps(); }
     /// The server's greeting, with its APOP timestamp if any.
-    const pop3::greeting& greeting() const noexcept { return impl_->proto_.greeting(); }
+    const pop3::greeting& greeting() const noexcept { return session().greeting(); }
     /// The login methods the server offers (CAPA's SASL and USER, APOP's timestamp): what to
     /// suggest after `mechanism_unavailable` or `auth_command_rejected`.
     std::vector<auth_method> offered_auth_methods() const
@@ -107,23 +108,22 @@ public:
     /// The server's reply that made the last operation fail (-ERR text, response code, and
     /// what a failed SASL exchange reported); empty after a success or a local error. The
     /// throwing calls carry the same in `pop3::error::reply()`.
-    const server_reply& last_error_reply() const noexcept { return impl_->proto_.error_reply(); }
+    const server_reply& last_error_reply() const noexcept { return session().error_reply(); }
     /// True once TLS protects the session (implicit TLS or after STLS).
-    bool tls_active() const noexcept { return impl_->proto_.tls_active(); }
+    bool tls_active() const noexcept { return session().tls_active(); }
 
     /// Turns certificate verification off (or on again) for the next TLS handshake. Off lets
     /// anyone between client and server read the password: for tests only.
-    void set_certificate_check(certificate_check check) noexcept { impl_->tls_.set_check(check); }
+    void set_certificate_check(certificate_check check) noexcept
+    {
+        impl_->set_certificate_check(check);
+    }
 
     /// The server's host name, for a stream the caller connected: the certificate must name
     /// it (and it is sent as SNI) before `read_greeting(tls_mode::implicit)` or `stls()` starts
     /// TLS, and OAUTHBEARER names it. `connect(host, ...)` sets it itself. Without it (and with
     /// verification on) TLS does not start: errc::host_name_required.
-    void set_server_name(std::string host)
-    {
-        impl_->tls_.set_server_name(host);
-        host_ = std::move(host);
-    }
+    void set_server_name(std::string host) { impl_->set_server_name(std::move(host)); }
 
     /// Bounds every call (see pop3::timeouts). Needs a stream whose lowest layer is a socket
     /// (`lowest_layer()` with `native_handle()`, `cancel()`): on any other stream a timeout
@@ -134,52 +134,56 @@ public:
                       "set_timeouts() needs a stream whose lowest_layer() is a socket (with "
                       "native_handle(), non_blocking() and cancel()); bound the I/O of other "
                       "streams in the stream itself");
-        impl_->timeouts_ = t;
+        impl_->set_timeouts(t);
     }
     /// The timeouts in force; both zero (none) for a stream without a socket underneath.
-    const pop3::timeouts& timeouts() const noexcept { return impl_->timeouts_; }
+    const pop3::timeouts& timeouts() const noexcept { return impl_->timeouts(); }
     /// Installs a protocol trace; passwords, SASL responses and tokens are never shown.
-    void set_trace(trace_hook hook) { impl_->proto_.set_trace(std::move(hook)); }
+    void set_trace(trace_hook hook) { impl_->set_trace(std::move(hook)); }
     /// Limits on what the server may send. Call before connecting. Keeps the trace.
-    void set_limits(const parser_limits& limits) { impl_->proto_.set_limits(limits); }
-    const parser_limits& limits() const noexcept { return impl_->proto_.limits(); }
+    void set_limits(const parser_limits& limits) { impl_->set_limits(limits); }
+    const parser_limits& limits() const noexcept { return session().limits(); }
 
     // ---- connecting -------------------------------------------------------------------
 
-    /// Resolves `host`, connects, secures the connection as `mode` says, reads the
-    /// greeting and the capabilities. For an `ssl::stream` the server's certificate
-    /// chain and host name are verified against the context's trust store, and SNI is
-    /// sent. Bounded by `timeouts().connect`.
-    /// @throws pop3::error (errc::timeout, errc::tls_required when STLS is missing, ...)
-    void connect(std::string_view host, std::string_view service, tls_mode mode = default_tls)
-    {
-        error_code ec;
-        connect(host, service, mode, ec);
-        throw_if(ec);
-    }
+    /// The type of the `mode` arguments below: `pop3::tls_mode` for a TLS-capable stream.
+    /// A plain TCP client has no TLS: its stand-in only means "none", and naming a
+    /// `tls_mode` there does not compile.
+    using tls_mode_type =
+        std::conditional_t<detail::is_ssl_stream<Stream>::value, tls_mode, detail::no_tls_mode>;
 
-    void connect(std::string_view host, std::string_view service, tls_mode mode, error_code& ec)
+    /// Resolves `host`, connects, secures the connection as `mode` says (implicit TLS by
+    /// default on an `ssl::stream`), reads the greeting and the capabilities. For an
+    /// `ssl::stream` the server's certificate chain and host name are verified against the
+    /// context's trust store, and SNI is sent. Bounded by `timeouts().connect`.
+    /// @throws pop3::error (errc::timeout, errc::tls_required when STLS is missing, ...)
+    void connect(std::string_view host, std::string_view service,
+                 tls_mode_type mode = default_mode())
     {
-        detail::clock::time_point deadline;
-        if ((ec = check_tls_mode(mode))) return;
-        set_server_name(std::string(host));
-        service_ = std::string(service);
-        if ((ec = impl_->sync_connect_tcp(host, service, deadline))) return;
-        greet(mode, deadline, ec);
+        run_throwing(open_session(host, service, mode), impl_->connect_deadline());
+    }
+    void connect(std::string_view host, std::string_view service, tls_mode_type mode,
+                 error_code& ec)
+    {
+        run(open_session(host, service, mode), ec, impl_->connect_deadline());
+    }
+    void connect(std::string_view host, std::string_view service, error_code& ec)
+    {
+        connect(host, service, default_mode(), ec);
     }
 
     /// Asynchronous `connect`. Completes with `void(error_code)`.
     template <class Token = default_token>
-    auto async_connect(std::string host, std::string service, tls_mode mode = default_tls,
-                       Token&& token = default_token{})
+    auto async_connect(std::string_view host, std::string_view service,
+                       tls_mode_type mode = default_mode(), Token&& token = default_token{})
     {
-        detail::check_token<Token>();
-        static_assert(detail::has_tcp_socket<Stream>::value,
-                      "async_connect() needs a stream whose lowest layer is a TCP socket; "
-                      "connect other streams yourself, then call async_read_greeting()");
-        return net::async_compose<Token, void(error_code)>(
-            connect_op{this, std::move(host), std::move(service), mode, connect_op::stage::start},
-            token, impl_->stream_);
+        return run_async(open_session(host, service, mode), std::forward<Token>(token),
+                         impl_->connect_deadline());
+    }
+    template <class Token, class = std::enable_if_t<!is_mode_v<Token>>>
+    auto async_connect(std::string_view host, std::string_view service, Token&& token)
+    {
+        return async_connect(host, service, default_mode(), std::forward<Token>(token));
     }
 
     /// Reads the greeting and the capabilities on a stream the caller has connected,
@@ -187,30 +191,26 @@ public:
     /// name: call `set_server_name(host)` first (else errc::host_name_required). A TLS session
     /// the caller has already established is used only after its certificate has passed the
     /// same checks. Without `mode`: implicit TLS when the caller has established TLS, else none.
-    void read_greeting() { read_greeting(default_greeting_mode()); }
-    void read_greeting(error_code& ec) { read_greeting(default_greeting_mode(), ec); }
-    void read_greeting(tls_mode mode)
+    void read_greeting() { run_throwing(detail::open_session_op{impl_->caller_stream_mode()}); }
+    void read_greeting(error_code& ec)
     {
-        error_code ec;
-        read_greeting(mode, ec);
-        throw_if(ec);
+        run(detail::open_session_op{impl_->caller_stream_mode()}, ec);
     }
-    void read_greeting(tls_mode mode, error_code& ec)
+    void read_greeting(tls_mode_type mode) { run_throwing(detail::open_session_op{mode}); }
+    void read_greeting(tls_mode_type mode, error_code& ec)
     {
-        if ((ec = check_tls_mode(mode))) return;
-        greet(mode, detail::clock::time_point::max(), ec);
+        run(detail::open_session_op{mode}, ec);
     }
-    template <class Token = default_token> auto async_read_greeting(Token&& token = default_token{})
+    template <class Token = default_token, class = std::enable_if_t<!is_mode_v<Token>>>
+    auto async_read_greeting(Token&& token = default_token{})
     {
-        return async_read_greeting(default_greeting_mode(), std::forward<Token>(token));
+        return run_async(detail::open_session_op{impl_->caller_stream_mode()},
+                         std::forward<Token>(token));
     }
     template <class Token = default_token>
-    auto async_read_greeting(tls_mode mode, Token&& token = default_token{})
+    auto async_read_greeting(tls_mode_type mode, Token&& token = default_token{})
     {
-        detail::check_token<Token>();
-        return net::async_compose<Token, void(error_code)>(
-            connect_op{this, {}, {}, mode, connect_op::stage::start_greeting}, token,
-            impl_->stream_);
+        return run_async(detail::open_session_op{mode}, std::forward<Token>(token));
     }
 
     // ---- AUTHORIZATION state --------------------------------------------------------
@@ -573,22 +573,30 @@ public:
     /// and the server applies none of this session's DELEs (RFC 1939 section 6 deletes only
     /// on QUIT). For abandoning a session after an error; an operation still running
     /// completes with an error. `connect` may start a new session afterwards.
-    void close() noexcept
-    {
-        if constexpr (detail::has_native_socket<Stream>::value) {
-            error_code ignored;
-            impl_->stream_.lowest_layer().close(ignored);
-        }
-        impl_->proto_.set_state(session_state::closed);
-    }
+    void close() noexcept { impl_->close(); }
     template <class Token = default_token> auto async_quit(Token&& token = default_token{})
     {
         return run_async(detail::quit_op{}, std::forward<Token>(token));
     }
 
 private:
-    static constexpr tls_mode default_tls =
-        detail::is_ssl_stream<Stream>::value ? tls_mode::implicit : tls_mode::none;
+    /// Implicit TLS on a TLS-capable stream, else none.
+    static constexpr tls_mode_type default_mode() noexcept
+    {
+        if constexpr (detail::is_ssl_stream<Stream>::value) return tls_mode::implicit;
+        else return {};
+    }
+
+    const detail::protocol& session() const noexcept { return impl_->session(); }
+
+    static detail::open_session_op open_session(std::string_view host, std::string_view service,
+                                                tls_mode mode)
+    {
+        static_assert(detail::has_tcp_socket<Stream>::value,
+                      "connect() needs a stream whose lowest layer is a TCP socket; connect "
+                      "other streams yourself, then call read_greeting()");
+        return {mode, detail::server_address{std::string(host), std::string(service)}};
+    }
 
     using verb = detail::plain_command_op::verb;
     using size_listing = detail::listing_op<message_size>;
@@ -629,12 +637,9 @@ private:
         return {std::string(user), std::string(password), options, false};
     }
     detail::login_op token_login(std::string_view user, std::string_view token,
-                                 login_options options) const
+                                 const login_options& options) const
     {
-        // OAUTHBEARER names the server as the client reached it (RFC 7628 section 3.1).
-        if (options.host.empty()) options.host = host_;
-        if (options.port.empty()) options.port = service_;
-        return {std::string(user), std::string(token), std::move(options), true};
+        return {std::string(user), std::string(token), options, true};
     }
 
     static detail::stls_op stls_operation()
@@ -644,44 +649,8 @@ private:
         return {};
     }
 
-    tls_mode default_greeting_mode()
-    {
-        return impl_->tls_.established(impl_->stream_) ? tls_mode::implicit : tls_mode::none;
-    }
-
-    /// The greeting (after implicit TLS), then STLS when `mode` requires it.
-    void greet(tls_mode mode, detail::clock::time_point deadline, error_code& ec)
-    {
-        detail::greeting_op greeting(mode == tls_mode::implicit);
-        if ((ec = impl_->run(greeting, deadline))) return;
-        if (mode == tls_mode::starttls) {
-            detail::stls_op stls;
-            ec = require_tls(impl_->run(stls, deadline));
-        }
-    }
-
-    /// STLS was required: if it is missing or refused, end the session here, before a
-    /// credential can be sent.
-    error_code require_tls(error_code ec)
-    {
-        if (ec == errc::not_supported || ec == errc::server_error) ec = errc::tls_required;
-        if (ec) {
-            error_code ignored;
-            if constexpr (detail::has_native_socket<Stream>::value)
-                impl_->stream_.lowest_layer().close(ignored);
-            impl_->proto_.set_state(session_state::broken);
-        }
-        return ec;
-    }
-
-    error_code check_tls_mode(tls_mode mode) const
-    {
-        if (mode != tls_mode::none && !detail::is_ssl_stream<Stream>::value)
-            return errc::not_supported;
-        return {};
-    }
-
-    template <class Op> static typename Op::result_type take(Op& op, detail::protocol& p)
+    template <class Op>
+    static typename Op::result_type take(Op& op, const detail::protocol& p)
     {
         return op.take_result(p);
     }
@@ -694,18 +663,20 @@ private:
         ec = impl_->run(op, deadline);
         if constexpr (!std::is_void_v<typename Op::result_type>) {
             if (ec) return {};
-            return op.take_result(impl_->proto_);
+            return op.take_result(session());
         }
     }
 
-    template <class Op> typename Op::result_type run_throwing(Op op)
+    template <class Op>
+    typename Op::result_type
+    run_throwing(Op op, detail::clock::time_point deadline = detail::clock::time_point::max())
     {
         error_code ec;
         if constexpr (std::is_void_v<typename Op::result_type>) {
-            run(std::move(op), ec);
+            run(std::move(op), ec, deadline);
             throw_if(ec);
         } else {
-            auto result = run(std::move(op), ec);
+            auto result = run(std::move(op), ec, deadline);
             throw_if(ec);
             return result;
         }
@@ -717,7 +688,7 @@ private:
     {
         detail::check_token<Token>();
         using result = typename Op::result_type;
-        result (*taker)(Op&, detail::protocol&) = nullptr;
+        result (*taker)(Op&, const detail::protocol&) = nullptr;
         if constexpr (!std::is_void_v<result>) taker = &take<Op>;
         return impl_->template async_run<result>(std::make_unique<Op>(std::move(op)), taker,
                                                  std::forward<Token>(token), deadline);
@@ -725,73 +696,10 @@ private:
 
     void throw_if(const error_code& ec) const
     {
-        if (ec) throw pop3::error(ec, impl_->proto_.error_reply());
+        if (ec) throw pop3::error(ec, session().error_reply());
     }
 
-    /// connect + greeting (+ STLS) as one asynchronous operation.
-    struct connect_op {
-        client* self_client;
-        std::string host;
-        std::string service;
-        tls_mode mode;
-        enum class stage {
-            start,
-            start_greeting,
-            refused,
-            connected,
-            greeted,
-            secured
-        } at = stage::start;
-        detail::clock::time_point deadline{};
-        error_code refusal{};
-
-        template <class Self> void operator()(Self& self, const error_code& step_ec = {})
-        {
-            auto& c = *self_client;
-            error_code ec = step_ec;
-            const auto complete = [&self](const error_code& result) { self.complete(result); };
-            switch (at) {
-            case stage::start:
-                if ((refusal = c.check_tls_mode(mode))) {
-                    // Never complete inside the initiating function: post first.
-                    at = stage::refused;
-                    return net::post(c.get_executor(), std::move(self));
-                }
-                if constexpr (detail::has_tcp_socket<Stream>::value) {
-                    at = stage::connected;
-                    c.set_server_name(host);
-                    c.service_ = service;
-                    deadline = detail::deadline_after(c.impl_->timeouts_.connect);
-                    return c.impl_->async_connect_tcp(host, service, std::move(self));
-                }
-                return; // async_connect refuses such streams at compile time
-            case stage::start_greeting:
-                if ((refusal = c.check_tls_mode(mode))) {
-                    at = stage::refused;
-                    return net::post(c.get_executor(), std::move(self));
-                }
-                deadline = detail::clock::time_point::max();
-                at = stage::greeted;
-                return c.run_async(detail::greeting_op{mode == tls_mode::implicit}, std::move(self),
-                                   deadline);
-            case stage::connected:
-                if (ec) return complete(ec);
-                at = stage::greeted;
-                return c.run_async(detail::greeting_op{mode == tls_mode::implicit}, std::move(self),
-                                   deadline);
-            case stage::greeted:
-                if (ec || mode != tls_mode::starttls) return complete(ec);
-                at = stage::secured;
-                return c.run_async(detail::stls_op{}, std::move(self), deadline);
-            case stage::refused: return complete(refusal);
-            case stage::secured: return complete(c.require_tls(ec));
-            }
-        }
-    };
-
     std::unique_ptr<engine_type> impl_;
-    std::string host_; // as given to connect or set_server_name: for OAUTHBEARER
-    std::string service_;
 };
 
 } // namespace pop3

@@ -5,6 +5,7 @@
 #include <pop3/detail/asio.hpp>
 #include <pop3/error.hpp>
 #include <pop3/exception.hpp>
+#include <pop3/tls_mode.hpp>
 
 #include <filesystem>
 #include <string>
@@ -63,22 +64,6 @@ inline net::ssl::context make_tls_context(const tls_options& options = {})
     if (ec) throw pop3::error(ec);
     return context;
 }
-
-/// Whether the client checks the server's certificate when TLS starts.
-enum class certificate_check {
-    verify,                 ///< chain and host name are verified (the default)
-    insecure_do_not_verify, ///< anyone can impersonate the server: for tests only
-};
-
-/// How `connect` (or `read_greeting` on a stream the caller connected) secures the session.
-enum class tls_mode {
-    implicit, ///< TLS from the first byte (POP3S, port 995)
-    /// Plain connect, then STLS (RFC 2595). TLS is required: if the server does not offer
-    /// STLS or it fails, the call fails with errc::tls_required and closes the connection
-    /// before any credential could be sent. Never falls back to cleartext.
-    starttls,
-    none, ///< no TLS at all (then `login` uses only SCRAM unless plaintext is allowed)
-};
 
 } // namespace pop3
 

@@ -98,7 +98,7 @@ TEST_CASE("dovecot auth: without TLS, SCRAM logs in; everything else needs the o
     for (auto mech : {m::automatic, m::scram_sha_1, m::scram_sha_256}) {
         net::io_context ioc;
         pop3::client<tcp::socket> c{ioc};
-        c.connect(env.host(), env.port(), pop3::tls_mode::none);
+        c.connect(env.host(), env.port());
         c.login("alice", dovecot_env::password("alice"), method(mech));
         CHECK(c.state() == pop3::session_state::transaction);
         CHECK(c.quit());
@@ -107,7 +107,7 @@ TEST_CASE("dovecot auth: without TLS, SCRAM logs in; everything else needs the o
         INFO(static_cast<int>(mech));
         net::io_context ioc;
         pop3::client<tcp::socket> c{ioc};
-        c.connect(env.host(), env.port(), pop3::tls_mode::none);
+        c.connect(env.host(), env.port());
         pop3::error_code ec;
         c.login("alice", dovecot_env::password("alice"), method(mech), ec);
         CHECK(ec == pop3::errc::insecure_authentication);

@@ -78,7 +78,7 @@ TEST_CASE("dovecot coroutines: fetch every message of alice, byte-equal")
     const auto expected = env.mailbox("alice");
     run_coroutine([&](net::io_context& ioc) -> net::awaitable<void> {
         pop3::client<tcp::socket> c{ioc};
-        co_await c.async_connect(env.host(), env.port(), pop3::tls_mode::none, net::use_awaitable);
+        co_await c.async_connect(env.host(), env.port(), net::use_awaitable);
         co_await c.async_login("alice", dovecot_env::password("alice"), net::use_awaitable);
         const auto uids = co_await c.async_uidl(net::use_awaitable);
         REQUIRE(uids.size() == expected.size());
@@ -146,7 +146,7 @@ TEST_CASE("dovecot coroutines: a refused login throws out of co_await with pop3'
     pop3::error_code code;
     run_coroutine([&](net::io_context& ioc) -> net::awaitable<void> {
         pop3::client<tcp::socket> c{ioc};
-        co_await c.async_connect(env.host(), env.port(), pop3::tls_mode::none, net::use_awaitable);
+        co_await c.async_connect(env.host(), env.port(), net::use_awaitable);
         const pop3::login_options user_pass{pop3::auth_method::user, true, {}, {}, {}};
         try {
             co_await c.async_login("alice", "wrong-password", user_pass, net::use_awaitable);

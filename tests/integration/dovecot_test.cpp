@@ -24,7 +24,7 @@ struct session {
     explicit session(const std::string& user)
     {
         const auto& env = dovecot_env::get();
-        client.connect(env.host(), env.port(), pop3::tls_mode::none);
+        client.connect(env.host(), env.port());
         client.login(user, dovecot_env::password(user));
     }
 };
@@ -61,7 +61,7 @@ TEST_CASE("dovecot: greeting, capabilities before and after login")
     const auto& env = dovecot_env::get();
     net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
-    c.connect(env.host(), env.port(), pop3::tls_mode::none);
+    c.connect(env.host(), env.port());
     CHECK(c.state() == pop3::session_state::authorization);
     CHECK(c.greeting().reply.ok());
     CHECK_FALSE(c.greeting().apop_timestamp.empty()); // apop is configured
@@ -80,7 +80,7 @@ TEST_CASE("dovecot: wrong password is authentication_failed with [AUTH]")
     const auto& env = dovecot_env::get();
     net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
-    c.connect(env.host(), env.port(), pop3::tls_mode::none);
+    c.connect(env.host(), env.port());
     try {
         c.login("alice", "not-the-password");
         FAIL("login should fail");
@@ -274,7 +274,7 @@ TEST_CASE("dovecot: close() abandons the session without QUIT, so DELE marks are
     // The same client starts a new session; the message is still there. (Dovecot may need
     // a moment to notice the closed connection and release the mailbox.)
     for (int attempt = 0; attempt < 50; ++attempt) {
-        s.client.connect(env.host(), env.port(), pop3::tls_mode::none);
+        s.client.connect(env.host(), env.port());
         s.client.login("alice", dovecot_env::password("alice"), ec);
         if (ec != pop3::errc::mailbox_in_use) break;
         s.client.close();

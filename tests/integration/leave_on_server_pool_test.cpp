@@ -80,7 +80,7 @@ void poll_all(net::io_context& ioc, std::vector<std::unique_ptr<account>>& all,
             ++a->completions;
         };
         a->client->async_connect(
-            env.host(), env.port(), pop3::tls_mode::none,
+            env.host(), env.port(),
             [a, fail, policy, options](pop3::error_code ec) {
                 if (ec) return fail("connect", ec);
                 a->client->async_login(

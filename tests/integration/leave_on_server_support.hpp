@@ -229,7 +229,7 @@ struct dovecot_session {
         t.connect = std::chrono::seconds(10);
         t.idle = std::chrono::seconds(20);
         client.set_timeouts(t);
-        client.connect(env.host(), port, pop3::tls_mode::none);
+        client.connect(env.host(), port);
         client.login(user, dovecot_env::password(user));
     }
 };

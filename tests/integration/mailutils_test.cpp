@@ -95,7 +95,7 @@ struct session {
     explicit session(const std::string& name, pop3::auth_method method = pop3::auth_method::user)
     {
         const auto& env = mu_env::get();
-        client.connect(env.host(), env.port(), pop3::tls_mode::none);
+        client.connect(env.host(), env.port());
         client.login(env.user(name), mu_env::password(name), plaintext(method));
     }
 };
@@ -123,7 +123,7 @@ struct connected {
     connected()
     {
         const auto& env = mu_env::get();
-        c.connect(env.host(), env.port(), pop3::tls_mode::none);
+        c.connect(env.host(), env.port());
         c.set_trace([this](pop3::trace_direction d, std::string_view line) {
             if (d == pop3::trace_direction::sent) sent.emplace_back(line);
         });
@@ -496,7 +496,7 @@ TEST_CASE("mailutils: one whole session with async calls and std::future")
     std::thread runner([&] { ioc.run(); });
     pop3::client<tcp::socket> c{ioc};
     try {
-        c.async_connect(env.host(), env.port(), pop3::tls_mode::none, use_future).get();
+        c.async_connect(env.host(), env.port(), use_future).get();
         c.async_login(env.user("alice"), mu_env::password("alice"),
                       plaintext(pop3::auth_method::apop), use_future)
             .get();

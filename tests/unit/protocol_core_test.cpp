@@ -31,7 +31,9 @@ constexpr std::size_t whole = std::string_view::npos;
 /// What the driver saw while running one operation.
 struct run_result {
     std::string written;    ///< every byte the core asked to write
-    std::string actions;    ///< w(rite), r(ead; consecutive reads once), h(andshake), d(one), e(of)
+    /// w(rite), r(ead; consecutive reads once), h(andshake), c(onnect), x (close), d(one), e(of)
+    std::string actions;
+    std::string connected_to; ///< "host:service" of the connect action
     pop3::error_code error;  ///< the operation's outcome
     std::size_t unread = 0; ///< server bytes the core never asked for
     bool bytewise = false;  ///< served one byte per read: every read shows in `actions`
@@ -88,6 +90,15 @@ run_result drive(protocol& p, operation& op, std::string_view server, std::size_
         case io_action::kind::handshake:
             r.actions += 'h';
             p.handshake_done();
+            break;
+        case io_action::kind::connect:
+            r.actions += 'c';
+            r.connected_to = std::string(a.host) + ":" + std::string(a.service);
+            p.connected();
+            break;
+        case io_action::kind::close:
+            r.actions += 'x';
+            p.closed();
             break;
         case io_action::kind::done:
             r.actions += 'd';
@@ -149,8 +160,8 @@ TEST_CASE("core: the greeting, then CAPA", "[core]")
 {
     const std::string server =
         "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n" + capa_reply;
-    every_split(server, in(session_state::disconnected), make<greeting_op>(),
-                [](protocol& p, greeting_op&, const run_result& r) {
+    every_split(server, in(session_state::disconnected), make<open_session_op>(pop3::tls_mode::none),
+                [](protocol& p, open_session_op&, const run_result& r) {
                     CHECK(io(r, "rwrd")); // the greeting comes before any write
                     CHECK(r.written == "CAPA\r\n");
                     CHECK_FALSE(r.error);
@@ -161,8 +172,8 @@ TEST_CASE("core: the greeting, then CAPA", "[core]")
                     CHECK(p.caps().uidl);
                 });
     // A -ERR greeting: no CAPA, the error, still not logged in.
-    every_split("-ERR [SYS/TEMP] busy\r\n", in(session_state::disconnected), make<greeting_op>(),
-                [](protocol& p, greeting_op&, const run_result& r) {
+    every_split("-ERR [SYS/TEMP] busy\r\n", in(session_state::disconnected), make<open_session_op>(pop3::tls_mode::none),
+                [](protocol& p, open_session_op&, const run_result& r) {
                     CHECK(io(r, "rd"));
                     CHECK(r.written.empty());
                     CHECK(r.error == pop3::errc::temporary_failure);
@@ -170,12 +181,77 @@ TEST_CASE("core: the greeting, then CAPA", "[core]")
                 });
     // Implicit TLS: the handshake comes first.
     protocol p;
-    greeting_op tls_first(true);
+    open_session_op tls_first(pop3::tls_mode::implicit);
     const auto r = drive(p, tls_first, "+OK hi\r\n-ERR no CAPA\r\n");
     CHECK(io(r, "hrwrd"));
     CHECK_FALSE(r.error); // a server without CAPA has no extensions
     CHECK(p.tls_active());
     CHECK(p.caps_known());
+}
+
+TEST_CASE("core: connecting is an action of the core, and starts a new session", "[core]")
+{
+    const std::string server = "+OK ready\r\n" + capa_reply;
+    // Even a broken session: a new connection is a new session.
+    for (auto before : {session_state::disconnected, session_state::broken}) {
+        every_split(server, in(before, {"STLS", "PIPELINING"}),
+                    make<open_session_op>(pop3::tls_mode::none,
+                                          server_address{"mail.example", "110"}),
+                    [](protocol& p, open_session_op&, const run_result& r) {
+                        CHECK(io(r, "crwrd"));
+                        CHECK(r.connected_to == "mail.example:110");
+                        CHECK(p.server().host == "mail.example");
+                        CHECK(r.written == "CAPA\r\n");
+                        CHECK_FALSE(r.error);
+                        CHECK(p.state() == session_state::authorization);
+                        CHECK_FALSE(p.caps().pipelining); // the old connection's CAPA is gone
+                        CHECK(p.caps().top);
+                    });
+    }
+    // Without a connection to open, a broken session stays broken.
+    protocol p;
+    p.set_state(session_state::broken);
+    open_session_op on_caller_stream(pop3::tls_mode::none);
+    CHECK(p.begin(on_caller_stream) == pop3::errc::session_broken);
+}
+
+TEST_CASE("core: required STLS: connect, greeting, CAPA, STLS, handshake, CAPA", "[core]")
+{
+    const auto starttls = make<open_session_op>(pop3::tls_mode::starttls,
+                                                server_address{"127.0.0.1", "110"});
+    // The bytes after the STLS reply come through TLS: only split before the handshake.
+    const std::string clear = "+OK hi\r\n+OK\r\nSTLS\r\n.\r\n+OK go\r\n";
+    for (std::size_t k = 1; k <= clear.size(); ++k) {
+        INFO("first piece " << k);
+        protocol p;
+        auto op = starttls();
+        const auto r = drive(p, *op, clear + "+OK\r\nUSER\r\n.\r\n", k, 1);
+        CHECK(io(r, "crwrwrhwrd"));
+        CHECK(r.written == "CAPA\r\nSTLS\r\nCAPA\r\n");
+        CHECK_FALSE(r.error);
+        CHECK(p.tls_active());
+        CHECK(p.caps().user);
+        CHECK_FALSE(p.caps().stls);
+        CHECK(p.state() == session_state::authorization);
+    }
+    // No STLS in CAPA: the connection is closed before anything else is sent.
+    every_split("+OK hi\r\n+OK\r\nUSER\r\n.\r\n", in(session_state::disconnected), starttls,
+                [](protocol& p, open_session_op&, const run_result& r) {
+                    CHECK(io(r, "crwrxd"));
+                    CHECK(r.written == "CAPA\r\n");
+                    CHECK(r.error == pop3::errc::tls_required);
+                    CHECK(p.state() == session_state::broken);
+                    CHECK_FALSE(p.tls_active());
+                });
+    // STLS refused: the same.
+    every_split("+OK hi\r\n+OK\r\nSTLS\r\n.\r\n-ERR not now\r\n",
+                in(session_state::disconnected), starttls,
+                [](protocol& p, open_session_op&, const run_result& r) {
+                    CHECK(io(r, "crwrwrxd"));
+                    CHECK(r.error == pop3::errc::tls_required);
+                    CHECK(p.error_reply().text == "not now");
+                    CHECK(p.state() == session_state::broken);
+                });
 }
 
 TEST_CASE("core: CAPA on its own, in both states", "[core]")
@@ -590,7 +666,7 @@ TEST_CASE("core: one gate refuses every operation in a wrong state, before any b
     // A broken session refuses everything, the greeting included.
     protocol p;
     p.set_state(session_state::broken);
-    greeting_op greeting;
+    open_session_op greeting(pop3::tls_mode::none);
     CHECK(p.begin(greeting) == pop3::errc::session_broken);
 }
 

@@ -69,7 +69,7 @@ TEST_CASE("sync: a server silent after the greeting times out the connect")
     c.set_timeouts(short_timeouts());
     const auto start = std::chrono::steady_clock::now();
     pop3::error_code ec;
-    c.connect("127.0.0.1", server.port(), pop3::tls_mode::none, ec);
+    c.connect("127.0.0.1", server.port(), ec);
     CHECK(ec == pop3::errc::timeout);
     CHECK(std::chrono::steady_clock::now() - start < 3s);
     CHECK(c.state() == pop3::session_state::broken);
@@ -82,7 +82,7 @@ TEST_CASE("sync: a server that stops answering times out the call")
     net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
     c.set_timeouts(short_timeouts());
-    c.connect("127.0.0.1", server.port(), pop3::tls_mode::none);
+    c.connect("127.0.0.1", server.port());
     const auto start = std::chrono::steady_clock::now();
     try {
         c.login("alice", "secret", {pop3::auth_method::user, true, {}, {}, {}});
@@ -102,7 +102,7 @@ TEST_CASE("async: a server that stops answering times out the call")
     c.set_timeouts(short_timeouts());
     pop3::error_code connect_error, login_error;
     bool done = false;
-    c.async_connect("127.0.0.1", server.port(), pop3::tls_mode::none, [&](pop3::error_code ec) {
+    c.async_connect("127.0.0.1", server.port(), [&](pop3::error_code ec) {
         connect_error = ec;
         if (ec) return;
         const pop3::login_options user_pass{pop3::auth_method::user, true, {}, {}, {}};
@@ -131,22 +131,13 @@ TEST_CASE("connecting to a closed port fails fast with the socket's error")
     net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
     pop3::error_code ec;
-    c.connect("127.0.0.1", port, pop3::tls_mode::none, ec);
+    c.connect("127.0.0.1", port, ec);
     CHECK(ec == net::error::connection_refused);
     pop3::error_code async_ec;
-    c.async_connect("127.0.0.1", port, pop3::tls_mode::none,
+    c.async_connect("127.0.0.1", port,
                     [&](pop3::error_code e) { async_ec = e; });
     ioc.run_for(5s);
     CHECK(async_ec == net::error::connection_refused);
-}
-
-TEST_CASE("TLS modes need an ssl::stream")
-{
-    net::io_context ioc;
-    pop3::client<tcp::socket> c{ioc};
-    pop3::error_code ec;
-    c.connect("127.0.0.1", "1", pop3::tls_mode::implicit, ec);
-    CHECK(ec == pop3::errc::not_supported);
 }
 
 #if defined(POP3_TEST_HAS_CANCELLATION_SLOTS)
@@ -155,7 +146,7 @@ TEST_CASE("async: per-operation cancellation through a cancellation slot")
     silent_server server(greeting);
     net::io_context ioc;
     pop3::client<tcp::socket> c{ioc};
-    c.connect("127.0.0.1", server.port(), pop3::tls_mode::none);
+    c.connect("127.0.0.1", server.port());
     net::cancellation_signal cancel;
     pop3::error_code result;
     bool done = false;

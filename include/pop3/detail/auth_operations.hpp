@@ -315,6 +315,9 @@ private:
         if (has_line_breaking(user_) || has_line_breaking(secret_) ||
             has_line_breaking(options_.authzid))
             return errc::invalid_argument;
+        // OAUTHBEARER names the server as the client reached it (RFC 7628 section 3.1).
+        if (options_.host.empty()) options_.host = p.server().host;
+        if (options_.port.empty()) options_.port = p.server().service;
         method_ = options_.method;
         if (method_ == auth_method::automatic) {
             if (auto ec = choose_method(p, options_, token_, method_)) return ec;

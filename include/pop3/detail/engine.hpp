@@ -63,22 +63,38 @@ public:
         if constexpr (!has_native_socket<Stream>::value) timeouts_ = {{}, {}};
     }
 
-    Stream stream_;
-    protocol proto_;
-    pop3::timeouts timeouts_;
-    tls_layer<Stream> tls_;
+    // ---- what the facade reads and sets -----------------------------------------------
 
-    // ---- choosing the layer ---------------------------------------------------------
+    Stream& stream() noexcept { return stream_; }
+    const Stream& stream() const noexcept { return stream_; }
+    /// The session as the core sees it (state, capabilities, greeting, last error reply).
+    const protocol& session() const noexcept { return proto_; }
 
-    /// Calls `f` with the layer that carries POP3 right now.
-    template <class F> decltype(auto) with_layer(F&& f)
+    const pop3::timeouts& timeouts() const noexcept { return timeouts_; }
+    void set_timeouts(const pop3::timeouts& t) noexcept { timeouts_ = t; }
+    void set_trace(trace_hook hook) { proto_.set_trace(std::move(hook)); }
+    void set_limits(const parser_limits& limits) { proto_.set_limits(limits); }
+    void set_certificate_check(certificate_check check) noexcept { tls_.set_check(check); }
+    /// For a stream the caller connected: the name TLS verifies and OAUTHBEARER sends.
+    void set_server_name(std::string host)
     {
-        if constexpr (is_ssl_stream<Stream>::value) {
-            if (proto_.tls_active()) return f(stream_);
-            return f(stream_.next_layer());
-        } else {
-            return f(stream_);
-        }
+        proto_.set_server({std::move(host), proto_.server().service});
+    }
+    /// When the whole of connecting must be over.
+    clock::time_point connect_deadline() const { return deadline_after(timeouts_.connect); }
+
+    /// How a stream the caller connected is secured when they do not say: implicit TLS when
+    /// they established TLS on it, else none.
+    tls_mode caller_stream_mode() noexcept
+    {
+        return tls_.established(stream_) ? tls_mode::implicit : tls_mode::none;
+    }
+
+    /// Ends the connection without QUIT; an operation still running fails with the I/O error.
+    void close() noexcept
+    {
+        close_transport();
+        proto_.set_state(session_state::closed);
     }
 
     // ---- synchronous driver ---------------------------------------------------------
@@ -115,57 +131,27 @@ public:
             }
             case io_action::kind::handshake: {
                 bool already_done = false;
-                if ((ec = tls_.before_handshake(stream_, already_done)))
-                    return proto_.io_failed(ec);
-                if (!already_done) ec = sync_handshake(deadline_after(timeouts_.idle, deadline));
-                if (ec) return proto_.io_failed(tls_.handshake_failure(stream_, ec));
+                ec = tls_.before_handshake(stream_, proto_.server().host, already_done);
+                if (!ec && !already_done)
+                    ec = tls_.handshake_failure(
+                        stream_, sync_handshake(deadline_after(timeouts_.idle, deadline)));
+                if (ec) return tls_failed(ec);
                 proto_.handshake_done();
                 break;
             }
+            case io_action::kind::connect:
+                ec = sync_connect(action.host, action.service,
+                                  deadline_after(timeouts_.connect, deadline));
+                if (ec) return proto_.io_failed(ec);
+                connected();
+                break;
+            case io_action::kind::close:
+                close_transport();
+                proto_.closed();
+                break;
             case io_action::kind::done: return action.error;
             }
         }
-    }
-
-    /// Resolves, connects the TCP layer (bounded by the connect timeout) and prepares
-    /// the protocol for a new session. Returns the deadline for the rest of connecting.
-    error_code sync_connect_tcp(std::string_view host, std::string_view service,
-                                clock::time_point& deadline)
-    {
-        static_assert(has_tcp_socket<Stream>::value,
-                      "connect() needs a stream whose lowest layer is a TCP socket");
-        deadline = deadline_after(timeouts_.connect);
-        tls_.before_connect(stream_);
-        error_code ec;
-        net::ip::tcp::resolver resolver(stream_.get_executor());
-        const auto endpoints = resolver.resolve(host, service, ec);
-        if (ec) return ec;
-        auto& socket = stream_.lowest_layer();
-        ec = net::error::host_not_found;
-        for (const auto& entry : endpoints) {
-            error_code ignored;
-            socket.close(ignored);
-            socket.open(entry.endpoint().protocol(), ec);
-            if (ec) continue;
-            socket.non_blocking(true, ec);
-            if (ec) continue;
-            socket.connect(entry.endpoint(), ec);
-            if (ec == net::error::would_block || ec == net::error::in_progress) {
-                ec = wait_socket(socket.native_handle(), true, deadline);
-                if (!ec) ec = pending_connect_error(socket.native_handle());
-            }
-            if (!ec) break;
-            if (ec == errc::timeout) break;
-        }
-        if (ec) {
-            error_code ignored;
-            socket.close(ignored);
-            return ec;
-        }
-        error_code ignored;
-        socket.set_option(net::ip::tcp::no_delay(true), ignored);
-        proto_.reset_connection();
-        return {};
     }
 
     // ---- asynchronous driver --------------------------------------------------------
@@ -174,7 +160,7 @@ public:
     template <class Op, class Result> struct run_op {
         engine* self_engine;
         std::unique_ptr<Op> op;
-        Result (*take)(Op&, protocol&);
+        Result (*take)(Op&, const protocol&);
         clock::time_point deadline;
         enum class pending {
             start,
@@ -182,10 +168,12 @@ public:
             write,
             read,
             handshake,
-            handshake_refused
+            handshake_refused,
+            resume, ///< nothing to report: ask the core again
         } waiting = pending::start;
         error_code early_error;
 
+        /// Started, or a write, read or handshake completed.
         template <class Self> void operator()(Self& self, error_code ec = {}, std::size_t n = 0)
         {
             auto& e = *self_engine;
@@ -214,11 +202,44 @@ public:
                 break;
             case pending::handshake:
                 if ((ec = e.disarm(ec)))
-                    return finish(self, p.io_failed(e.tls_.handshake_failure(e.stream_, ec)));
+                    return finish(self, e.tls_failed(e.tls_.handshake_failure(e.stream_, ec)));
                 p.handshake_done();
                 break;
-            case pending::handshake_refused: return finish(self, p.io_failed(early_error));
+            case pending::handshake_refused: return finish(self, e.tls_failed(early_error));
+            case pending::resume: break;
             }
+            next(self);
+        }
+
+        /// The connect action's name lookup completed.
+        template <class Self>
+        void operator()(Self& self, error_code ec,
+                        const net::ip::tcp::resolver::results_type& endpoints)
+        {
+            auto& e = *self_engine;
+            if ((ec = e.disarm(ec))) return finish(self, e.proto_.io_failed(ec));
+            e.arm(deadline_after(e.timeouts_.connect, deadline));
+            net::async_connect(e.stream_.lowest_layer(), endpoints, std::move(self));
+        }
+
+        /// The connect action's TCP connect completed.
+        template <class Self>
+        void operator()(Self& self, error_code ec, const net::ip::tcp::endpoint&)
+        {
+            auto& e = *self_engine;
+            if ((ec = e.disarm(ec))) {
+                e.close_transport();
+                return finish(self, e.proto_.io_failed(ec));
+            }
+            e.connected();
+            next(self);
+        }
+
+        /// Asks the core for the next action and starts it.
+        template <class Self> void next(Self& self)
+        {
+            auto& e = *self_engine;
+            auto& p = e.proto_;
             io_action action;
             try {
                 action = p.advance();
@@ -246,7 +267,8 @@ public:
             }
             case io_action::kind::handshake: {
                 bool already_done = false;
-                if ((early_error = e.tls_.before_handshake(e.stream_, already_done))) {
+                if ((early_error =
+                         e.tls_.before_handshake(e.stream_, p.server().host, already_done))) {
                     // Possibly still inside the initiating function: post first.
                     waiting = pending::handshake_refused;
                     net::post(e.stream_.get_executor(), std::move(self));
@@ -263,6 +285,26 @@ public:
                 net::post(e.stream_.get_executor(), std::move(self));
                 return;
             }
+            case io_action::kind::connect:
+                if constexpr (has_tcp_socket<Stream>::value) {
+                    e.tls_.before_connect(e.stream_);
+                    e.resolver_.emplace(e.stream_.get_executor());
+                    e.arm(deadline_after(e.timeouts_.connect, deadline));
+                    e.resolver_->async_resolve(action.host, action.service, std::move(self));
+                } else {
+                    // The facade refuses connect() for such streams at compile time.
+                    early_error = p.io_failed(make_error_code(errc::not_supported));
+                    waiting = pending::immediate;
+                    net::post(e.stream_.get_executor(), std::move(self));
+                }
+                return;
+            case io_action::kind::close:
+                e.close_transport();
+                p.closed();
+                // Possibly still inside the initiating function: post before going on.
+                waiting = pending::resume;
+                net::post(e.stream_.get_executor(), std::move(self));
+                return;
             case io_action::kind::done:
                 if (waiting == pending::start) {
                     // Completed without I/O (refused before sending anything): never
@@ -291,7 +333,7 @@ public:
 
     /// Starts `op` asynchronously; completes with `signature_for<Result>`.
     template <class Result, class Op, class Token>
-    auto async_run(std::unique_ptr<Op> op, Result (*take)(Op&, protocol&), Token&& token,
+    auto async_run(std::unique_ptr<Op> op, Result (*take)(Op&, const protocol&), Token&& token,
                    clock::time_point deadline = clock::time_point::max())
     {
         return net::async_compose<Token, signature_for<Result>>(
@@ -300,60 +342,78 @@ public:
             token, stream_);
     }
 
-    /// Resolves and connects the TCP layer asynchronously, then completes with void(ec).
-    struct connect_tcp_op {
-        engine* self_engine;
-        std::string host;
-        std::string service;
-        clock::time_point deadline;
-        enum class pending { start, resolve, connect } waiting = pending::start;
-
-        template <class Self> void operator()(Self& self)
-        {
-            auto& e = *self_engine;
-            waiting = pending::resolve;
-            deadline = deadline_after(e.timeouts_.connect);
-            e.tls_.before_connect(e.stream_);
-            e.resolver_.emplace(e.stream_.get_executor());
-            e.arm(deadline);
-            e.resolver_->async_resolve(host, service, std::move(self));
-        }
-
-        template <class Self>
-        void operator()(Self& self, error_code ec,
-                        const net::ip::tcp::resolver::results_type& endpoints)
-        {
-            auto& e = *self_engine;
-            if ((ec = e.disarm(ec))) return self.complete(ec);
-            waiting = pending::connect;
-            e.arm(deadline);
-            net::async_connect(e.stream_.lowest_layer(), endpoints, std::move(self));
-        }
-
-        template <class Self>
-        void operator()(Self& self, error_code ec, const net::ip::tcp::endpoint&)
-        {
-            auto& e = *self_engine;
-            if ((ec = e.disarm(ec))) return self.complete(ec);
-            error_code ignored;
-            e.stream_.lowest_layer().set_option(net::ip::tcp::no_delay(true), ignored);
-            e.proto_.reset_connection();
-            self.complete(error_code{});
-        }
-    };
-
-    template <class Token>
-    auto async_connect_tcp(std::string host, std::string service, Token&& token)
+private:
+    /// Calls `f` with the layer that carries POP3 right now.
+    template <class F> decltype(auto) with_layer(F&& f)
     {
-        static_assert(has_tcp_socket<Stream>::value,
-                      "async_connect() needs a stream whose lowest layer is a TCP socket");
-        return net::async_compose<Token, void(error_code)>(
-            connect_tcp_op{
-                this, std::move(host), std::move(service), {}, connect_tcp_op::pending::start},
-            token, stream_);
+        if constexpr (is_ssl_stream<Stream>::value) {
+            if (proto_.tls_active()) return f(stream_);
+            return f(stream_.next_layer());
+        } else {
+            return f(stream_);
+        }
     }
 
-private:
+    // ---- the transport: connect and close, once for both drivers ----------------------
+
+    /// Resolves and connects the TCP layer (a fresh TLS state on it), bounded by `deadline`.
+    error_code sync_connect(std::string_view host, std::string_view service,
+                            clock::time_point deadline)
+    {
+        if constexpr (has_tcp_socket<Stream>::value) {
+            tls_.before_connect(stream_);
+            error_code ec;
+            net::ip::tcp::resolver resolver(stream_.get_executor());
+            const auto endpoints = resolver.resolve(host, service, ec);
+            if (ec) return ec;
+            auto& socket = stream_.lowest_layer();
+            ec = net::error::host_not_found;
+            for (const auto& entry : endpoints) {
+                error_code ignored;
+                socket.close(ignored);
+                socket.open(entry.endpoint().protocol(), ec);
+                if (ec) continue;
+                socket.non_blocking(true, ec);
+                if (ec) continue;
+                socket.connect(entry.endpoint(), ec);
+                if (ec == net::error::would_block || ec == net::error::in_progress) {
+                    ec = wait_socket(socket.native_handle(), true, deadline);
+                    if (!ec) ec = pending_connect_error(socket.native_handle());
+                }
+                if (!ec || ec == errc::timeout) break;
+            }
+            if (ec) close_transport();
+            return ec;
+        } else {
+            (void)host, (void)service, (void)deadline;
+            return errc::not_supported; // the facade refuses connect() for such streams
+        }
+    }
+
+    /// The TCP layer is connected: the core starts a new session on it.
+    void connected()
+    {
+        if constexpr (has_tcp_socket<Stream>::value) {
+            error_code ignored;
+            stream_.lowest_layer().set_option(net::ip::tcp::no_delay(true), ignored);
+        }
+        proto_.connected();
+    }
+
+    void close_transport() noexcept
+    {
+        if constexpr (has_native_socket<Stream>::value) {
+            error_code ignored;
+            stream_.lowest_layer().close(ignored);
+        }
+    }
+
+    /// TLS did not start: the error, with OpenSSL's reason when a certificate check failed.
+    error_code tls_failed(error_code ec)
+    {
+        return proto_.handshake_failed(ec, tls_.failure_reason(stream_, ec));
+    }
+
     // ---- timeouts for the async driver ----------------------------------------------
 
     struct watchdog {
@@ -475,6 +535,10 @@ private:
         }
     }
 
+    Stream stream_;
+    protocol proto_;
+    pop3::timeouts timeouts_;
+    tls_layer<Stream> tls_;
     net::steady_timer timer_;
     std::shared_ptr<watchdog> watchdog_;
     std::optional<net::ip::tcp::resolver> resolver_;

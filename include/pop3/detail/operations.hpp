@@ -7,6 +7,7 @@
 #include <pop3/message_part.hpp>
 #include <pop3/results.hpp>
 #include <pop3/sasl/secret.hpp>
+#include <pop3/tls_mode.hpp>
 
 #include <optional>
 #include <string>
@@ -113,40 +114,86 @@ protected:
         commands::capa(out);
         return step::command(response_kind::multi_line, body_mode::lines);
     }
+    /// Lets `capa` send CAPA once more (after the layer changed); until then replies are
+    /// the operation's own again.
+    void restart_capa() noexcept { in_capa_ = false; }
 
 private:
     bool tolerate_err_;
     bool in_capa_ = false;
 };
 
-/// Reads the greeting (RFC 1939 section 4) and then asks CAPA. With implicit TLS
-/// (port 995) the TLS handshake comes first.
-class greeting_op final : public capa_tail_op {
+/// Opens a session: connects (when asked to), secures it as `mode` says, reads the greeting
+/// (RFC 1939 section 4), then CAPA. With implicit TLS (port 995) the TLS handshake comes
+/// first; with STLS (RFC 2595) it follows the greeting and CAPA is asked again on the new
+/// layer. When STLS is required but missing or refused, the connection is closed before a
+/// credential could be sent: errc::tls_required, and the session is broken.
+class open_session_op final : public capa_tail_op {
 public:
-    explicit greeting_op(bool implicit_tls = false) : implicit_tls_(implicit_tls) {}
-    // Any state: `read_greeting` on a stream the caller (re)connected starts a session.
-    requirements required() const noexcept override { return {any_state}; }
+    /// On a stream the caller connected.
+    explicit open_session_op(tls_mode mode) : mode_(mode) {}
+    /// Connects to `server` first (which then names the server for TLS and OAUTHBEARER).
+    open_session_op(tls_mode mode, server_address server)
+        : mode_(mode), server_(std::move(server)), connect_(true)
+    {
+    }
+
+    requirements required() const noexcept override
+    {
+        // Any state: a new connection (or one the caller made) starts a new session.
+        requirements r{any_state};
+        r.opens_connection = connect_;
+        return r;
+    }
 
     step next(protocol& p, std::string& out) override
     {
         switch (phase_) {
         case phase::start:
-            if (implicit_tls_ && !p.tls_active()) {
-                phase_ = phase::handshake;
-                return step::handshake();
+            phase_ = phase::connected;
+            if (connect_) {
+                p.set_server(std::move(server_));
+                return step::connect();
             }
+            [[fallthrough]];
+        case phase::connected:
             phase_ = phase::greeting;
+            if (mode_ == tls_mode::implicit && !p.tls_active()) return step::handshake();
+            [[fallthrough]];
+        case phase::greeting:
+            phase_ = phase::capa;
             return step::expect(response_kind::single_line);
-        case phase::handshake: return step::wait();
-        case phase::greeting: break;
+        case phase::capa:
+            if (error()) return step::finished();
+            phase_ = phase::secure;
+            return capa(p, out);
+        case phase::secure:
+            if (mode_ != tls_mode::starttls || error()) return step::finished();
+            if (p.caps_known() && !p.caps().stls) return refuse_cleartext(errc::tls_required);
+            phase_ = phase::stls;
+            restart_capa();
+            commands::stls(out);
+            return step::command(response_kind::single_line);
+        case phase::stls:
+            if (error()) return refuse_cleartext(error());
+            phase_ = phase::secured;
+            return step::handshake();
+        case phase::secured: phase_ = phase::done; return capa(p, out);
+        case phase::closing: p.set_state(session_state::broken); return step::finished();
+        case phase::done: break;
         }
-        return error() ? step::finished() : capa(p, out);
+        return step::finished();
     }
-    void on_handshake(protocol&) override { phase_ = phase::start; }
 
 private:
     error_code on_command_reply(protocol& p, const server_reply& reply) override
     {
+        if (phase_ == phase::stls) {
+            auto ec = reply.ok() ? error_code{} : error_from_reply(reply);
+            if (ec == errc::server_error) ec = errc::tls_required;
+            if (ec) fail(ec);
+            return {};
+        }
         if (!reply.ok()) {
             fail(error_from_reply(reply));
             return {};
@@ -157,8 +204,19 @@ private:
         return {};
     }
 
-    enum class phase { start, handshake, greeting } phase_ = phase::start;
-    bool implicit_tls_;
+    /// TLS was required and will not happen: end the connection, never fall back.
+    step refuse_cleartext(error_code ec)
+    {
+        fail(ec);
+        phase_ = phase::closing;
+        return step::close();
+    }
+
+    enum class phase { start, connected, greeting, capa, secure, stls, secured, closing, done };
+    phase phase_ = phase::start;
+    tls_mode mode_;
+    server_address server_;
+    bool connect_ = false;
 };
 
 /// Common shape of operations that send one command in a required state.
@@ -223,7 +281,7 @@ class stat_op final : public one_command_op {
 public:
     using result_type = maildrop_stat;
     maildrop_stat result;
-    result_type take_result(protocol&) { return result; }
+    result_type take_result(const protocol&) { return result; }
 
 private:
     error_code write(protocol&, std::string& out) override { return commands::stat(out); }
@@ -241,7 +299,7 @@ public:
     explicit list_one_op(message_number n) : number_(n) {}
     using result_type = message_size;
     message_size result;
-    result_type take_result(protocol&) { return result; }
+    result_type take_result(const protocol&) { return result; }
 
 private:
     error_code write(protocol&, std::string& out) override
@@ -262,7 +320,7 @@ public:
     explicit uidl_one_op(message_number n) : number_(n) {}
     using result_type = message_uid;
     message_uid result;
-    result_type take_result(protocol&) { return std::move(result); }
+    result_type take_result(const protocol&) { return std::move(result); }
 
 private:
     error_code write(protocol&, std::string& out) override
@@ -282,7 +340,7 @@ template <class Entry> class listing_op final : public one_command_op {
 public:
     using result_type = std::vector<Entry>;
     std::vector<Entry> result;
-    result_type take_result(protocol&) { return std::move(result); }
+    result_type take_result(const protocol&) { return std::move(result); }
 
 private:
     error_code write(protocol&, std::string& out) override
@@ -313,7 +371,7 @@ class capa_op final : public capa_tail_op {
 public:
     capa_op() : capa_tail_op(false) {}
     using result_type = capabilities;
-    result_type take_result(protocol& p) { return p.caps(); }
+    result_type take_result(const protocol& p) { return p.caps(); }
 
     requirements required() const noexcept override
     {
@@ -394,7 +452,7 @@ public:
     {
     }
     using result_type = std::conditional_t<std::is_same_v<Sink, string_sink>, std::string, void>;
-    result_type take_result(protocol&)
+    result_type take_result(const protocol&)
     {
         if constexpr (!std::is_void_v<result_type>) return std::move(sink_.text);
     }
@@ -559,7 +617,7 @@ class quit_op final : public one_command_op {
 public:
     using result_type = bool;
     bool committed = false;
-    result_type take_result(protocol&) { return committed; }
+    result_type take_result(const protocol&) { return committed; }
     requirements required() const noexcept override
     {
         return {in_state(session_state::authorization) | in_state(session_state::transaction)};
@@ -600,7 +658,7 @@ public:
     explicit lang_op(std::string tag = {}) : tag_(std::move(tag)) {}
     using result_type = std::vector<language_entry>;
     std::vector<language_entry> result;
-    result_type take_result(protocol&) { return std::move(result); }
+    result_type take_result(const protocol&) { return std::move(result); }
     requirements required() const noexcept override
     {
         return {in_state(session_state::authorization) | in_state(session_state::transaction),

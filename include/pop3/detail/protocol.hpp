@@ -36,6 +36,8 @@ struct step {
         command,   ///< the operation appended one command line; expect `shape` in reply
         expect,    ///< expect a reply without sending anything (the greeting)
         handshake, ///< start TLS now (after STLS); only once nothing is in flight
+        connect,   ///< open the transport to `protocol::server()`; only once nothing is in flight
+        close,     ///< close the transport now; only once nothing is in flight
         wait,      ///< nothing to send until an outstanding reply has been handled
         finished,  ///< nothing more; the operation completes once nothing is in flight
     };
@@ -56,6 +58,8 @@ struct step {
     }
     static step expect(response_kind k) { return {kind::expect, k, body_mode::stream}; }
     static step handshake() { return {kind::handshake}; }
+    static step connect() { return {kind::connect}; }
+    static step close() { return {kind::close}; }
     static step wait() { return {kind::wait}; }
     static step finished() { return {kind::finished}; }
 };
@@ -82,6 +86,7 @@ struct requirements {
     unsigned states = in_state(session_state::transaction);
     needs_capability capability = needs_capability::none;
     bool before_tls = false; ///< refused once TLS is active (STLS)
+    bool opens_connection = false; ///< starts over on a new connection: even a broken session
 };
 
 /// One POP3 operation as a resumable algorithm. Handlers return an error only when the
@@ -125,11 +130,34 @@ struct io_action {
         write,     ///< write all of `bytes`, then call `wrote()`
         read,      ///< read some bytes into `read_space()`, then call `read_done(n)`
         handshake, ///< perform the TLS client handshake, then call `handshake_done()`
+        /// resolve `host` and `service` and connect the transport (a fresh TLS state on it),
+        /// then call `connected()`
+        connect,
+        close, ///< close the transport, then call `closed()`
         done,      ///< the operation completed with `error`
     };
     kind what = kind::done;
     std::string_view bytes;
     error_code error;
+    std::string_view host;    ///< for `connect`
+    std::string_view service; ///< for `connect`
+
+    static io_action write(std::string_view bytes) { return {kind::write, bytes, {}, {}, {}}; }
+    static io_action read() { return {kind::read, {}, {}, {}, {}}; }
+    static io_action handshake() { return {kind::handshake, {}, {}, {}, {}}; }
+    static io_action connect(std::string_view host, std::string_view service)
+    {
+        return {kind::connect, {}, {}, host, service};
+    }
+    static io_action close() { return {kind::close, {}, {}, {}, {}}; }
+    static io_action done(error_code ec) { return {kind::done, {}, ec, {}, {}}; }
+};
+
+/// Where the session goes: the host name also names the server for TLS (SNI and the
+/// certificate check) and for OAUTHBEARER.
+struct server_address {
+    std::string host;
+    std::string service;
 };
 
 /// Bounds of the PIPELINING window (RFC 2449 section 6.6). The client never has more
@@ -170,6 +198,10 @@ public:
     /// fail the call, so it must not be what a later failure reports.
     void clear_error_reply() noexcept { error_reply_ = {}; }
     void set_trace(trace_hook hook) { trace_ = std::move(hook); }
+    /// The server as the caller named it (`connect`, or `set_server_name` for a stream the
+    /// caller connected).
+    const server_address& server() const noexcept { return server_; }
+    void set_server(server_address server) { server_ = std::move(server); }
 
     // ---- driver interface ------------------------------------------------------------
 
@@ -177,9 +209,11 @@ public:
     error_code begin(operation& op)
     {
         if (op_ != nullptr) return errc::operation_in_progress;
-        if (state_ == session_state::broken) return errc::session_broken;
+        const auto required = op.required();
+        if (state_ == session_state::broken && !required.opens_connection)
+            return errc::session_broken;
         error_reply_ = {};
-        if (auto ec = check(op.required())) return ec;
+        if (auto ec = check(required)) return ec;
         op_ = &op;
         finished_ = false;
         return {};
@@ -198,11 +232,15 @@ public:
     io_action advance()
     {
         while (true) {
-            if (!out_.empty()) return {io_action::kind::write, out_, {}};
-            if (handshake_pending_) return {io_action::kind::handshake, {}, {}};
+            if (!out_.empty()) return io_action::write(out_);
+            if (handshake_pending_) return io_action::handshake();
+            if (transport_pending_ == step::kind::connect)
+                return io_action::connect(server_.host, server_.service);
+            if (transport_pending_ == step::kind::close) return io_action::close();
             if (!finished_) {
                 if (auto action = ask_operation()) return *action;
-                if (!out_.empty() || handshake_pending_) continue;
+                if (!out_.empty() || handshake_pending_ || transport_pending_ != step::kind::wait)
+                    continue;
             }
             if (in_flight_.empty()) {
                 if (finished_) return complete(op_->error());
@@ -212,7 +250,7 @@ public:
             const auto r = parser_.parse(std::string_view(buffer_.data() + begin_, end_ - begin_));
             begin_ += r.consumed;
             if (auto ec = dispatch(r)) return complete(break_session(ec));
-            if (r.event == parse_event::need_more) return {io_action::kind::read, {}, {}};
+            if (r.event == parse_event::need_more) return io_action::read();
         }
     }
 
@@ -254,6 +292,31 @@ public:
         return ec;
     }
 
+    /// The TLS handshake failed: as `io_failed`, and `reason` (which certificate check
+    /// failed, if one did) becomes the error reply's detail.
+    error_code handshake_failed(error_code ec, std::string reason)
+    {
+        io_failed(ec);
+        error_reply_ = {};
+        error_reply_.detail = std::move(reason);
+        return ec;
+    }
+
+    /// The driver connected the transport the `connect` action named: a new session
+    /// starts on it, and the running operation goes on.
+    void connected()
+    {
+        reset_connection();
+        transport_pending_ = step::kind::wait;
+    }
+
+    /// The driver closed the transport: no session is left.
+    void closed() noexcept
+    {
+        transport_pending_ = step::kind::wait;
+        state_ = session_state::closed;
+    }
+
     /// The peer closed the connection.
     error_code eof()
     {
@@ -264,7 +327,11 @@ public:
         return ec;
     }
 
-    /// Marks the session as connected to a fresh stream (after connect).
+    static constexpr std::size_t read_chunk = 64 * 1024;
+    static constexpr std::size_t initial_buffer = read_chunk + 8 * 1024;
+
+private:
+    /// Forgets the old connection: its parser, buffers, layer, greeting and capabilities.
     void reset_connection()
     {
         parser_ = response_parser(parser_.limits());
@@ -278,13 +345,8 @@ public:
         out_.clear();
         in_flight_.clear();
         in_flight_bytes_ = 0;
-        op_ = nullptr;
     }
 
-    static constexpr std::size_t read_chunk = 64 * 1024;
-    static constexpr std::size_t initial_buffer = read_chunk + 8 * 1024;
-
-private:
     struct pending_reply {
         response_kind shape;
         body_mode mode;
@@ -341,6 +403,13 @@ private:
                 }
                 handshake_pending_ = true;
                 return std::nullopt;
+            case step::kind::connect:
+            case step::kind::close:
+                // Replies still due would be lost with the connection: an operation bug.
+                if (!in_flight_.empty() || !out_.empty())
+                    return complete(break_session(make_error_code(errc::session_broken)));
+                transport_pending_ = s.what;
+                return std::nullopt;
             case step::kind::wait: return std::nullopt;
             case step::kind::finished: finished_ = true; return std::nullopt;
             }
@@ -393,7 +462,8 @@ private:
         if (!ec) error_reply_ = {};
         op_ = nullptr;
         finished_ = false;
-        return {io_action::kind::done, {}, ec};
+        transport_pending_ = step::kind::wait;
+        return io_action::done(ec);
     }
 
     void trace_command(std::string_view lines, std::size_t shown)
@@ -435,6 +505,7 @@ private:
     operation* op_ = nullptr;
     bool finished_ = false;
     bool handshake_pending_ = false;
+    step::kind transport_pending_ = step::kind::wait; ///< connect, close, or wait (none)
     bool tls_active_ = false;
     session_state state_ = session_state::disconnected;
     capabilities caps_;
@@ -442,6 +513,7 @@ private:
     pop3::greeting greeting_;
     server_reply error_reply_;
     trace_hook trace_;
+    server_address server_;
 };
 
 } // namespace pop3::detail

@@ -3,7 +3,8 @@
 // The drivers call this adaptor at the three moments TLS matters: before a new connection
 // (a used OpenSSL session is replaced by a fresh one), at the handshake action (SNI, host
 // name, verify mode; or a refusal), and when a handshake fails (which certificate check
-// ended it). Streams without TLS get the primary template, which does nothing.
+// ended it, and OpenSSL's reason). Streams without TLS get the primary template, which
+// does nothing.
 #ifndef POP3_DETAIL_TLS_LAYER_HPP
 #define POP3_DETAIL_TLS_LAYER_HPP
 
@@ -77,20 +78,40 @@ inline error_code check_peer_after_handshake(SSL* ssl, const std::string& host)
     return matched == 1 ? error_code{} : make_error_code(errc::certificate_name_mismatch);
 }
 
+/// What a client without TLS takes where a TLS-capable one takes a `tls_mode`: it only means
+/// "none", and giving it a `tls_mode` (even `none`) fails to compile with the reason.
+struct no_tls_mode {
+    constexpr no_tls_mode() noexcept = default;
+    template <class Mode, class = std::enable_if_t<std::is_same_v<Mode, tls_mode>>>
+    constexpr no_tls_mode(Mode) noexcept // NOLINT: implicit, so that the assertion explains
+    {
+        static_assert(!std::is_same_v<Mode, tls_mode>,
+                      "a tls_mode needs a TLS-capable client, "
+                      "pop3::client<ssl::stream<tcp::socket>>; a plain TCP client has no TLS: "
+                      "call connect(host, service) or read_greeting() without a mode");
+    }
+    constexpr operator tls_mode() const noexcept { return tls_mode::none; }
+};
+
+/// True for the types a client's `mode` argument may have: a completion token never is one.
+template <class T>
+inline constexpr bool is_tls_mode_argument_v =
+    std::is_same_v<std::decay_t<T>, tls_mode> || std::is_same_v<std::decay_t<T>, no_tls_mode>;
+
 /// No TLS on this stream type: nothing to decide.
 template <class Stream> class tls_layer {
 public:
     static constexpr bool available = false;
-    void set_server_name(std::string) {}
     void set_check(certificate_check) noexcept {}
     void before_connect(Stream&) {}
     bool established(Stream&) const noexcept { return false; }
-    error_code before_handshake(Stream&, bool& already_done)
+    error_code before_handshake(Stream&, const std::string&, bool& already_done)
     {
         already_done = false;
         return errc::not_supported;
     }
     error_code handshake_failure(Stream&, error_code ec) const { return ec; }
+    std::string failure_reason(Stream&, const error_code&) const { return {}; }
 };
 
 /// TLS over `Next`: SNI, host name and chain verification, and fresh state per connection.
@@ -100,9 +121,6 @@ template <class Next> class tls_layer<net::ssl::stream<Next>> {
 public:
     static constexpr bool available = true;
 
-    /// The name the server's certificate must carry (and the SNI name): from `connect`, or
-    /// given by the caller who connected the stream.
-    void set_server_name(std::string name) { server_name_ = std::move(name); }
     void set_check(certificate_check check) noexcept { check_ = check; }
 
     /// A stream that already carried a TLS session gets a fresh OpenSSL session from the same
@@ -130,10 +148,12 @@ public:
         return SSL_is_init_finished(stream.native_handle()) == 1;
     }
 
-    /// Called at the handshake action. Prepares SNI and verification, or refuses to start
-    /// TLS without a host name to verify. `already_done`: the caller did the handshake, which
-    /// is accepted only once its certificate has been checked the same way.
-    error_code before_handshake(stream_type& stream, bool& already_done)
+    /// Called at the handshake action. Prepares SNI and verification of `server_name` (from
+    /// `connect`, or given by the caller who connected the stream), or refuses to start TLS
+    /// without a name to verify. `already_done`: the caller did the handshake, which is
+    /// accepted only once its certificate has been checked the same way.
+    error_code before_handshake(stream_type& stream, const std::string& server_name,
+                                bool& already_done)
     {
         already_done = established(stream);
         SSL* ssl = stream.native_handle();
@@ -141,15 +161,15 @@ public:
             if (!already_done) SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
             return {};
         }
-        if (server_name_.empty()) return errc::host_name_required;
-        if (already_done) return check_peer_after_handshake(ssl, server_name_);
+        if (server_name.empty()) return errc::host_name_required;
+        if (already_done) return check_peer_after_handshake(ssl, server_name);
         // RFC 6066 section 3: SNI carries DNS names only, never an address literal.
-        if (!is_ip_literal(server_name_) &&
-            SSL_set_tlsext_host_name(ssl, server_name_.c_str()) != 1)
+        if (!is_ip_literal(server_name) &&
+            SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1)
             return errc::invalid_argument;
         // OpenSSL's own host check (not a verify callback), so that a mismatch is reported
         // as X509_V_ERR_HOSTNAME_MISMATCH and becomes errc::certificate_name_mismatch.
-        if (!verify_host_during_handshake(ssl, server_name_)) return errc::invalid_argument;
+        if (!verify_host_during_handshake(ssl, server_name)) return errc::invalid_argument;
         SSL_set_verify(ssl, SSL_VERIFY_PEER, SSL_get_verify_callback(ssl));
         return {};
     }
@@ -167,6 +187,18 @@ public:
         return ec;
     }
 
+    /// OpenSSL's words for the certificate verdict behind `ec` ("certificate has expired"),
+    /// for the error's detail; empty when `ec` is not about the chain.
+    std::string failure_reason(stream_type& stream, const error_code& ec) const
+    {
+        if (ec != errc::certificate_untrusted && ec != errc::certificate_expired &&
+            ec != errc::certificate_name_mismatch)
+            return {};
+        const long verify_result = SSL_get_verify_result(stream.native_handle());
+        if (verify_result == X509_V_OK) return {};
+        return X509_verify_cert_error_string(verify_result);
+    }
+
 private:
     /// What OpenSSL reports when the first "record" it reads is text, such as a POP3
     /// greeting ("+OK ..." read as a record header: type '+', version "OK").
@@ -178,7 +210,6 @@ private:
                reason == SSL_R_PACKET_LENGTH_TOO_LONG || reason == SSL_R_HTTP_REQUEST;
     }
 
-    std::string server_name_;
     certificate_check check_ = certificate_check::verify;
 };
 
