@@ -27,10 +27,10 @@ enum class auth_method {
 /// What the library knows about one login method: one table, used by the automatic
 /// choice of `login`, the plaintext policy and the SASL factory (pop3/sasl/factory.hpp).
 struct auth_method_info {
-    auth_method method;
-    const char* name; ///< "USER", "APOP", or the SASL name as in CAPA and AUTH
-    bool sasl;        ///< an AUTH mechanism (RFC 5034)
-    bool token;       ///< the secret is an OAuth 2.0 token, not a password
+    auth_method method; ///< the method this entry describes
+    const char* name;   ///< "USER", "APOP", or the SASL name as in CAPA and AUTH
+    bool sasl;          ///< an AUTH mechanism (RFC 5034)
+    bool token;         ///< the secret is an OAuth 2.0 token, not a password
     /// Safe on a connection anyone can read: SCRAM proves knowledge of the password
     /// without revealing anything replayable, and authenticates the server.
     bool safe_without_tls;
@@ -110,6 +110,8 @@ inline std::vector<auth_method> offered_auth_methods(const capabilities& caps,
 
 /// Options of `client::login`.
 struct login_options {
+    /// The method to use; `automatic`: the strongest the server offers and the policy
+    /// allows (see `auth_method_info::rank`).
     auth_method method = auth_method::automatic;
     /// Permit methods that reveal the password (or a usable equivalent) to anyone who can
     /// read an unencrypted connection: USER/PASS, PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, and
@@ -117,8 +119,9 @@ struct login_options {
     bool allow_plaintext = false;
     /// SASL authorization identity (PLAIN): log in as `user`, act as this one.
     std::string authzid;
-    /// OAUTHBEARER only: the server's host and port as the client connected to them.
+    /// OAUTHBEARER only: the server's host name as the client connected to it (RFC 7628).
     std::string host;
+    /// OAUTHBEARER only: the server's port as the client connected to it (RFC 7628).
     std::string port;
 };
 

@@ -30,14 +30,14 @@ struct expire_policy {
 
 /// LOGIN-DELAY (RFC 2449 section 6.5): the minimum seconds between two logins.
 struct login_delay_policy {
-    std::uint32_t seconds = 0;
-    bool per_user = false; ///< "USER": the value may differ after login
+    std::uint32_t seconds = 0; ///< wait at least this long before logging in again
+    bool per_user = false;     ///< "USER": the value may differ after login
 };
 
 /// The capabilities a server advertised. Every line is kept in `entries` (unknown ones
 /// too); the ones this library acts on are also decoded into the named members.
 struct capabilities {
-    std::vector<capability> entries;
+    std::vector<capability> entries; ///< every line, in the order sent
 
     bool top = false;            ///< TOP
     bool user = false;           ///< USER (USER/PASS login)
@@ -49,10 +49,10 @@ struct capabilities {
     bool utf8 = false;           ///< UTF8 (RFC 6856)
     bool utf8_user = false;      ///< "UTF8 USER": UTF-8 user names and passwords accepted
     bool lang = false;           ///< LANG (RFC 6856)
-    std::vector<std::string> sasl_mechanisms; ///< SASL (RFC 5034), upper-cased
-    std::optional<std::string> implementation;
-    std::optional<expire_policy> expire;
-    std::optional<login_delay_policy> login_delay;
+    std::vector<std::string> sasl_mechanisms;      ///< SASL (RFC 5034), upper-cased
+    std::optional<std::string> implementation;     ///< IMPLEMENTATION: the server's name for itself
+    std::optional<expire_policy> expire;           ///< EXPIRE, when advertised and well formed
+    std::optional<login_delay_policy> login_delay; ///< LOGIN-DELAY, when advertised and well formed
 
     /// True when a capability of this name was advertised (case-insensitive).
     bool has(std::string_view name) const noexcept
@@ -71,8 +71,11 @@ struct capabilities {
     /// Forgets everything, as after STLS (RFC 2595 section 4).
     void clear() { *this = capabilities{}; }
 
-    /// Adds one line of a CAPA listing. The line is kept even when its arguments are
-    /// malformed; the error says so and the decoded member stays unset.
+    /// Adds one line of a CAPA listing (without its line ending) and decodes it into the
+    /// named members. An empty line is ignored.
+    /// @return `errc::malformed_response` for a line with a NUL (not kept), or with
+    ///         malformed EXPIRE / LOGIN-DELAY arguments (kept in `entries`; the decoded
+    ///         member stays unset).
     error_code add_line(std::string_view line)
     {
         auto rest = line;

@@ -16,6 +16,17 @@
 #include <string_view>
 #include <system_error>
 
+/// Writers of POP3 command lines, one function per command. Each appends one
+/// CRLF-terminated line to `out` and returns an empty error code, or, when an argument
+/// would break the line (CR, LF, NUL, a space inside a one-token argument, message number
+/// 0), appends nothing and returns `errc::invalid_argument`. Several commands can go into
+/// one string, to be sent in one write when the server allows PIPELINING:
+///
+/// ```
+/// std::string out;
+/// pop3::commands::retr(out, 1);
+/// pop3::commands::dele(out, 1); // out == "RETR 1\r\nDELE 1\r\n"
+/// ```
 namespace pop3::commands {
 
 namespace detail {
@@ -106,30 +117,37 @@ inline error_code auth_response(std::string& out, std::string_view response)
     return {};
 }
 
+/// STAT (RFC 1939 section 5): the message count and total size.
 inline error_code stat(std::string& out)
 {
     return detail::verb(out, "STAT");
 }
+/// LIST (RFC 1939 section 5): a scan listing of every message.
 inline error_code list(std::string& out)
 {
     return detail::verb(out, "LIST");
 }
+/// LIST n (RFC 1939 section 5): the scan listing of message `n` (not 0).
 inline error_code list(std::string& out, message_number n)
 {
     return detail::verb_number(out, "LIST", n);
 }
+/// UIDL (RFC 1939 section 7): the unique id of every message.
 inline error_code uidl(std::string& out)
 {
     return detail::verb(out, "UIDL");
 }
+/// UIDL n (RFC 1939 section 7): the unique id of message `n` (not 0).
 inline error_code uidl(std::string& out, message_number n)
 {
     return detail::verb_number(out, "UIDL", n);
 }
+/// RETR n (RFC 1939 section 5): message `n` (not 0).
 inline error_code retr(std::string& out, message_number n)
 {
     return detail::verb_number(out, "RETR", n);
 }
+/// DELE n (RFC 1939 section 5): marks message `n` (not 0) deleted; QUIT removes it.
 inline error_code dele(std::string& out, message_number n)
 {
     return detail::verb_number(out, "DELE", n);
@@ -147,14 +165,18 @@ inline error_code top(std::string& out, message_number n, std::uint32_t lines)
     return {};
 }
 
+/// RSET (RFC 1939 section 5): unmarks every message marked deleted.
 inline error_code rset(std::string& out)
 {
     return detail::verb(out, "RSET");
 }
+/// NOOP (RFC 1939 section 5): does nothing; keeps the session alive.
 inline error_code noop(std::string& out)
 {
     return detail::verb(out, "NOOP");
 }
+/// QUIT (RFC 1939 sections 5 and 6): ends the session; in TRANSACTION state the server
+/// then removes the messages marked deleted.
 inline error_code quit(std::string& out)
 {
     return detail::verb(out, "QUIT");

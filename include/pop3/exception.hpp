@@ -16,8 +16,10 @@ namespace pop3 {
 /// boost::system::system_error on Boost.Asio; `code()` is the `pop3::error_code`.
 class error : public system_error {
 public:
+    /// A local error (or one without a server reply): `reply()` is empty.
     explicit error(error_code ec) : error(ec, server_reply{}) {}
 
+    /// An error the server's reply caused: `reply` is kept for `reply()` and `what()`.
     error(error_code ec, server_reply reply)
         : system_error(ec), reply_(std::move(reply)), what_(describe(ec, reply_))
     {

@@ -40,7 +40,7 @@ inline std::string_view find_apop_timestamp(std::string_view greeting_text) noex
 
 /// The server's greeting: its reply and, if present, the APOP timestamp.
 struct greeting {
-    server_reply reply;
+    server_reply reply;         ///< the +OK line (a -ERR greeting is reported as an error instead)
     std::string apop_timestamp; ///< with angle brackets; empty when APOP is not offered
 };
 

@@ -14,9 +14,9 @@ namespace pop3 {
 /// the end of one. The chunks of a message arrive in order, unstuffed, line endings kept;
 /// `data` is only valid during the call.
 struct message_part {
-    message_number number = 0;
-    std::string_view data; ///< a chunk of the message; empty when `end` is true
-    bool end = false;      ///< the message is complete (or failed: see `error`)
+    message_number number = 0; ///< the message this event belongs to
+    std::string_view data;     ///< a chunk of the message; empty when `end` is true
+    bool end = false;          ///< the message is complete (or failed: see `error`)
     /// When `end`: empty on success, else why this message failed (e.g. -ERR because another
     /// session deleted it). The batch goes on with the next message.
     error_code error;
@@ -27,7 +27,7 @@ struct message_part {
 
 /// What `dele_many` with a handler reports for each message, in the order given.
 struct dele_outcome {
-    message_number number = 0;
+    message_number number = 0; ///< the message DELE was sent for
     /// Empty when the server marked the message deleted, else why not (e.g. -ERR because
     /// it was already deleted). The batch goes on with the next message.
     error_code error;

@@ -20,4 +20,9 @@
 #include <pop3/tls.hpp>
 #include <pop3/trace.hpp>
 
+/// @namespace pop3
+/// The POP3 client (RFC 1939 and its extensions): `pop3::client`, its results and errors,
+/// the sans-I/O protocol pieces it is built on (`commands`, `response_parser`), and the
+/// leave-on-server layer (<pop3/leave_on_server.hpp>). Names in `pop3::detail` are internal.
+
 #endif // POP3_POP3_HPP

@@ -25,7 +25,7 @@ enum class response_code_kind {
 
 /// A response code as sent, plus its classification.
 struct response_code {
-    response_code_kind kind = response_code_kind::none;
+    response_code_kind kind = response_code_kind::none; ///< its classification
     std::string text; ///< the code between the brackets, e.g. "SYS/TEMP"; empty when none
 };
 
@@ -38,9 +38,9 @@ enum class reply_status {
 
 /// One status line from the server, without its CRLF.
 struct server_reply {
-    reply_status status = reply_status::ok;
-    response_code code;
-    std::string text; ///< the text after the indicator and response code
+    reply_status status = reply_status::ok; ///< +OK, -ERR or a SASL continuation
+    response_code code; ///< the RFC 2449 response code in brackets; `kind` none when absent
+    std::string text;   ///< the text after the indicator and response code
     /// After a failed SASL exchange: what the server reported inside it, decoded (the
     /// OAUTHBEARER/XOAUTH2 error JSON, such as `{"status":"invalid_token"}`, or SCRAM's
     /// `e=` value). Empty otherwise.
@@ -50,7 +50,8 @@ struct server_reply {
     bool ok() const noexcept { return status == reply_status::ok; }
 };
 
-/// Classifies a response code's text; hierarchical codes match on their leading levels.
+/// Classifies a response code's text (between the brackets, e.g. "SYS/TEMP");
+/// hierarchical codes match on their leading levels, case-insensitively.
 inline response_code_kind classify_response_code(std::string_view code) noexcept
 {
     const auto first_level = code.substr(0, code.find('/'));
@@ -72,10 +73,14 @@ inline response_code_kind classify_response_code(std::string_view code) noexcept
     return response_code_kind::other;
 }
 
-/// Parses one status line (without CRLF) into `out`, reusing its storage.
+/// Parses one status line (without CRLF) into `out`, reusing its storage. Control
+/// characters in the text (but tab) become '?': the text ends up in exceptions and logs.
 ///
+/// @param line the line, e.g. "-ERR [IN-USE] mailbox locked".
 /// @param allow_continuation accept the SASL "+ challenge" form (only inside AUTH).
-/// @return `errc::malformed_response` when the line is not a POP3 status line.
+/// @param out receives the status, the response code (when well formed) and the text.
+/// @return `errc::malformed_response` when the line is not a POP3 status line (or holds
+///         NUL or LF); `out` may then be partly overwritten.
 inline error_code parse_reply_line(std::string_view line, bool allow_continuation,
                                    server_reply& out)
 {
@@ -125,7 +130,10 @@ inline error_code parse_reply_line(std::string_view line, bool allow_continuatio
     return {};
 }
 
-/// The error a -ERR reply stands for, refined by its response code.
+/// The error a -ERR reply stands for, refined by its response code: [IN-USE] gives
+/// `errc::mailbox_in_use`, [AUTH] `errc::authentication_failed`, and so on; a code this
+/// library does not know, or none, gives `errc::server_error`. Empty for a reply that is
+/// not -ERR.
 inline error_code error_from_reply(const server_reply& reply) noexcept
 {
     if (reply.status != reply_status::err) return {};

@@ -44,15 +44,41 @@ enum class parse_event {
 
 /// The outcome of one `parse` call.
 struct parse_result {
-    parse_event event = parse_event::need_more;
+    parse_event event = parse_event::need_more; ///< what was found
     std::size_t consumed = 0; ///< bytes at the front of the input the caller must drop
     std::string_view data;    ///< for `line` and `data`: points into the input
     error_code error;         ///< for `failed`
 };
 
 /// Parses one response at a time: call `expect`, then `parse` until `done` or `failed`.
+///
+/// Sans-I/O: the caller reads the bytes, keeps them in its own buffer, and drops the
+/// `consumed` prefix after each call (after using `data`, which points into it):
+///
+/// ```
+/// pop3::response_parser parser;
+/// parser.expect(pop3::response_kind::multi_line, pop3::body_mode::lines); // UIDL
+/// std::string input = "+OK\r\n1 whqtswO00WBw418f9t5JxYwZ\r\n.\r\n";
+/// for (bool done = false; !done;) {
+///     const auto r = parser.parse(input);
+///     switch (r.event) {
+///     case pop3::parse_event::need_more: break; // append what the socket has, then again
+///     case pop3::parse_event::reply: break;     // parser.reply(): +OK or -ERR
+///     case pop3::parse_event::line: use(r.data); break;
+///     case pop3::parse_event::failed: throw pop3::error(r.error);
+///     default: done = true; break;              // done (data is for body_mode::stream)
+///     }
+///     input.erase(0, r.consumed);
+/// }
+/// ```
+///
+/// Errors (`failed`): `errc::malformed_response` (not a status line, NUL in a data line,
+/// bytes when no response was expected), `errc::line_too_long` (over
+/// `parser_limits::max_line_length`); at the end of input, `finish` reports
+/// `errc::unexpected_eof`. A failed parser stays failed.
 class response_parser {
 public:
+    /// A parser with the given line limits, expecting nothing yet.
     explicit response_parser(parser_limits limits = {}) noexcept : limits_(limits) {}
 
     /// Starts a new response of the given shape. Bytes left over from the previous
@@ -104,6 +130,7 @@ public:
     /// True after a `failed` event: the connection is out of step and must be dropped.
     bool failed() const noexcept { return state_ == state::failed; }
 
+    /// The limits given at construction.
     const parser_limits& limits() const noexcept { return limits_; }
 
 private:

@@ -25,14 +25,14 @@ struct maildrop_stat {
 
 /// One scan listing of LIST: a message and its size.
 struct message_size {
-    message_number number = 0;
-    std::uint64_t octets = 0; ///< as the server counts them; never used to frame a message
+    message_number number = 0; ///< the message
+    std::uint64_t octets = 0;  ///< as the server counts them; never used to frame a message
 };
 
 /// One unique-id listing of UIDL: a message and its unique id.
 struct message_uid {
-    message_number number = 0;
-    std::string uid; ///< passes `is_valid_uid`
+    message_number number = 0; ///< the message, for this session only
+    std::string uid;           ///< passes `is_valid_uid`
 };
 
 namespace detail {
@@ -52,6 +52,8 @@ inline bool parse_message_number(std::string_view token, message_number& out) no
 } // namespace detail
 
 /// Parses the text of a STAT reply: "nn mm" (RFC 1939 section 5); trailing text is ignored.
+/// @return `errc::malformed_response` when the two numbers are not there; `out` is then
+///         left as it was.
 inline error_code parse_stat(std::string_view text, maildrop_stat& out) noexcept
 {
     auto rest = text;
@@ -63,7 +65,10 @@ inline error_code parse_stat(std::string_view text, maildrop_stat& out) noexcept
     return {};
 }
 
-/// Parses a scan listing "n size", from LIST's data lines or the text of `LIST n`.
+/// Parses a scan listing "n size", from LIST's data lines or the text of `LIST n`;
+/// trailing text is ignored.
+/// @return `errc::malformed_response` for anything else (message number 0 included);
+///         `out` is then left as it was.
 inline error_code parse_scan_listing(std::string_view line, message_size& out) noexcept
 {
     auto rest = line;
@@ -77,6 +82,9 @@ inline error_code parse_scan_listing(std::string_view line, message_size& out) n
 
 /// Parses a unique-id listing "n uid", from UIDL's data lines or the text of `UIDL n`.
 /// The UID must pass `is_valid_uid` and be at most `limits.max_uid_length` long.
+/// @return `errc::line_too_long` for a longer UID, `errc::malformed_response` for any other
+///         fault (a missing or invalid UID, text after it, message number 0); `out` is
+///         then left as it was.
 inline error_code parse_unique_id_listing(std::string_view line, message_uid& out,
                                                const parser_limits& limits = {})
 {

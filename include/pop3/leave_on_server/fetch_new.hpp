@@ -324,6 +324,15 @@ auto start_async_fetch(client<Stream>& c, uid_store& store, const leave_policy& 
 /// it, and deletes from the server what `policy` says. Synchronous; the client must be
 /// logged in (TRANSACTION state). QUITs at the end, so deletions take effect.
 ///
+/// ```
+/// pop3::file_uid_store store("/var/lib/fetch/alice.uids");
+/// const auto result = pop3::fetch_new(c, store, pop3::leave_policy::delete_older_than_days(14),
+///     [&](const pop3::fetched_message& m) -> pop3::error_code {
+///         return save_durably(m.uid, m.bytes); // success only once it survives a crash
+///     });
+/// std::cout << result.fetched << " new, " << result.deleted << " deleted\n";
+/// ```
+///
 /// Per message the order of effects is fixed: (1) its UID is durably recorded as
 /// "delivery started" (one batch for all the UIDs this run fetches, before the first
 /// RETR); (2) RETR; (3) the delivery stores it and commits; (4) only when the commit

@@ -1,5 +1,5 @@
-// pop3/leave_on_server/fetch_types.hpp: what a `fetch_new` / `async_fetch_new` run speaks in: the message
-// handed to the delivery, the delivery interface, the options, the progress and the result.
+// pop3/leave_on_server/fetch_types.hpp: what a `fetch_new` / `async_fetch_new` run speaks in: the
+// message handed to the delivery, the delivery interface, the options, the progress and the result.
 #ifndef POP3_LEAVE_ON_SERVER_FETCH_TYPES_HPP
 #define POP3_LEAVE_ON_SERVER_FETCH_TYPES_HPP
 
@@ -80,7 +80,7 @@ struct fetch_progress {
     /// RETR because another session deleted the message). Null otherwise.
     const fetched_message_info* message = nullptr;
     std::uint64_t message_bytes = 0; ///< the bytes received of `message`
-    error_code error;           ///< why `message` failed
+    error_code error;                ///< why `message` failed
 };
 
 /// Options of `fetch_new`.
@@ -115,9 +115,9 @@ struct fetch_options {
 /// A message that failed without stopping the run (say RETR or DELE answered -ERR because
 /// another session deleted the message). It stays unconfirmed and is retried next time.
 struct message_failure {
-    message_number number = 0;
-    std::string uid;
-    error_code error;
+    message_number number = 0; ///< its number in that session
+    std::string uid;           ///< its unique id (UIDL)
+    error_code error;          ///< why it failed (e.g. `errc::server_error` after -ERR)
 };
 
 /// Which stage of a `fetch_new` run stopped it (`fetch_result::failed_stage`).
@@ -148,7 +148,7 @@ struct fetch_result {
     /// RETRs, then the DELEs).
     std::vector<message_failure> failures;
     bool quit_confirmed = false; ///< QUIT answered +OK: the deletions are done
-    error_code error;       ///< what stopped the run (also returned through `ec`)
+    error_code error;            ///< what stopped the run (also returned through `ec`)
     /// Where `error` came from: the same for the synchronous and asynchronous forms.
     fetch_stage failed_stage = fetch_stage::none;
 };
@@ -157,10 +157,8 @@ struct fetch_result {
 /// run's `fetch_result` (what was fetched, recorded and deleted before it stopped).
 class fetch_error : public error {
 public:
-    explicit fetch_error(fetch_result result)
-        : error(result.error), result_(std::move(result))
-    {
-    }
+    /// Carries `result`; the error code is `result.error`.
+    explicit fetch_error(fetch_result result) : error(result.error), result_(std::move(result)) {}
 
     /// The counts of the run up to the failure; `result().failed_stage` says which stage
     /// stopped it.

@@ -39,10 +39,10 @@ struct file_store_options {
 
 /// What opening a `file_uid_store` found.
 struct store_open_report {
-    bool created = false;                  ///< the file did not exist: a new, empty store
+    bool created = false;                   ///< the file did not exist: a new, empty store
     std::uint64_t discarded_tail_bytes = 0; ///< a torn last record (never acknowledged) removed
-    std::uint64_t error_offset = 0;        ///< where damage was found when open failed with corrupt
-    std::size_t records = 0;               ///< journal records read
+    std::uint64_t error_offset = 0; ///< where damage was found when open failed with corrupt
+    std::size_t records = 0;        ///< journal records read
 };
 
 /// A UID store in one file per account: an append-only journal, crash-safe.
@@ -95,9 +95,20 @@ public:
     ~file_uid_store() override { close(); }
 
     /// Opens the store in `path`, creating it when the file does not exist, recovering a
-    /// torn last record, and taking the account's lock.
+    /// torn last record, and taking the account's lock. A store that was open is closed
+    /// first; on error the store is left closed.
+    ///
+    /// ```
+    /// pop3::file_uid_store store;
+    /// pop3::error_code ec;
+    /// pop3::store_open_report report;
+    /// store.open("/var/lib/fetch/alice.uids", ec, {}, &report);
+    /// if (ec == pop3::store_errc::locked) return; // another run for this account
+    /// ```
+    /// @param path the journal file; `PATH.lock` and `PATH.tmp` are used beside it.
     /// @param ec store_errc::locked, not_a_store, unsupported_version, corrupt, or an
     ///           errno code (std::system_category) from opening, reading or writing
+    /// @param options when to compact (a `compact_ratio` below 2 counts as 2).
     /// @param report optional: what was found (created, bytes of a torn tail dropped,
     ///               offset of the damage for `corrupt`)
     void open(const std::string& path, error_code& ec,
@@ -121,7 +132,8 @@ public:
         maybe_compact();
     }
 
-    /// Throwing form of `open`. @throws pop3::error
+    /// Throwing form of `open`.
+    /// @throws pop3::error with the error the `ec` form reports.
     void open(const std::string& path, const file_store_options& options = {})
     {
         error_code ec;
@@ -152,6 +164,8 @@ public:
 
     /// Rewrites the journal as a fresh copy of the live entries (normally automatic).
     /// On failure the old journal stays in place and valid.
+    /// @param ec `store_errc::not_open`, `store_errc::store_failed`, or an errno code from
+    ///           writing, syncing or renaming the copy.
     void compact(error_code& ec)
     {
         ec = writable();

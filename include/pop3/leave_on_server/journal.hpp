@@ -1,18 +1,7 @@
 // pop3/leave_on_server/journal.hpp: the record format of `file_uid_store`'s journal, as a
 // pure codec: bytes in, changes out (and back). No I/O, no POSIX header: the file store
 // does the reading, writing and syncing; this header says what the bytes mean, so it can
-// be tested and fuzzed on its own.
-//
-// header (32 bytes): "POP3UIDS" | u32 version (1) | u32 header size (32) | u64 salt |
-//                    u32 reserved (0) | u32 crc32c(bytes 0..27)
-// record (16-byte aligned): u32 magic "UIDJ" | u32 payload size | u32 change count |
-//                    u32 crc32c(salt, bytes 0..11) | payload | u32 crc32c(salt, payload) |
-//                    zero padding to a multiple of 16
-// change: u8 op (1 set, 2 forget) | u32 uid size | uid bytes |
-//         for set: i64 first_seen (s) | u8 flags (1 stored, 2 deleted locally,
-//                  4 vanished) | [i64 vanished_since]
-// All integers little-endian. Encoding is canonical: a record `decode` accepts encodes
-// back to the same bytes.
+// be tested and fuzzed on its own. The format is described at `namespace journal` below.
 #ifndef POP3_LEAVE_ON_SERVER_JOURNAL_HPP
 #define POP3_LEAVE_ON_SERVER_JOURNAL_HPP
 
@@ -85,22 +74,36 @@ inline std::uint64_t get_u64(const char* p) noexcept
 
 } // namespace detail
 
-/// The journal format of `file_uid_store` (see the top of this header).
+/// The journal format of `file_uid_store`, as a pure codec (no I/O):
+///
+/// ```
+/// header (32 bytes): "POP3UIDS" | u32 version (1) | u32 header size (32) | u64 salt |
+///                    u32 reserved (0) | u32 crc32c(bytes 0..27)
+/// record (16-byte aligned): u32 magic "UIDJ" | u32 payload size | u32 change count |
+///                    u32 crc32c(salt, bytes 0..11) | payload | u32 crc32c(salt, payload) |
+///                    zero padding to a multiple of 16
+/// change: u8 op (1 set, 2 forget) | u32 uid size | uid bytes |
+///         for set: i64 first_seen (s) | u8 flags (1 stored, 2 deleted locally,
+///                  4 vanished) | [i64 vanished_since]
+/// ```
+///
+/// All integers little-endian. Encoding is canonical: a record `decode` accepts encodes
+/// back to the same bytes.
 namespace journal {
 
-inline constexpr char file_magic[8] = {'P', 'O', 'P', '3', 'U', 'I', 'D', 'S'};
-inline constexpr std::uint32_t version = 1;
-inline constexpr std::size_t header_size = 32;
-inline constexpr std::uint32_t record_magic = 0x4A444955u; // "UIDJ"
-inline constexpr std::size_t record_header_size = 16;
+inline constexpr char file_magic[8] = {'P', 'O', 'P', '3', 'U', 'I', 'D', 'S'}; ///< file start
+inline constexpr std::uint32_t version = 1;                ///< the format version this code writes
+inline constexpr std::size_t header_size = 32;             ///< bytes of the file header
+inline constexpr std::uint32_t record_magic = 0x4A444955u; ///< "UIDJ", little-endian
+inline constexpr std::size_t record_header_size = 16;      ///< bytes of a record header
 /// The largest payload a record may claim: bounds what a damaged file makes us read.
 inline constexpr std::uint32_t max_payload = 256u << 20;
 
-inline constexpr std::uint8_t op_set = 1;
-inline constexpr std::uint8_t op_forget = 2;
-inline constexpr std::uint8_t flag_stored = 1;
-inline constexpr std::uint8_t flag_deleted_locally = 2;
-inline constexpr std::uint8_t flag_vanished = 4;
+inline constexpr std::uint8_t op_set = 1;               ///< change: set a UID's entry
+inline constexpr std::uint8_t op_forget = 2;            ///< change: forget a UID
+inline constexpr std::uint8_t flag_stored = 1;          ///< `uid_entry::stored`
+inline constexpr std::uint8_t flag_deleted_locally = 2; ///< `uid_entry::deleted_locally`
+inline constexpr std::uint8_t flag_vanished = 4;        ///< `uid_entry::vanished_since` follows
 
 /// `n` rounded up to the record alignment (16).
 constexpr std::size_t padded(std::size_t n) noexcept { return (n + 15u) & ~std::size_t{15}; }
@@ -255,8 +258,9 @@ enum class record_status {
     corrupt   ///< acknowledged data is damaged: refuse the file
 };
 
+/// What `scan_record` returns: the record's status and, when complete, where it is.
 struct scanned_record {
-    record_status status = record_status::corrupt;
+    record_status status = record_status::corrupt; ///< what was found
     std::size_t size = 0;     ///< for `complete`: the record's bytes, padding included
     std::string_view payload; ///< for `complete`: its checksummed payload
     std::uint32_t count = 0;  ///< for `complete`: the number of changes it claims
@@ -316,11 +320,11 @@ inline scanned_record scan_record(std::string_view rest, std::uint64_t salt)
 
 /// What `decode` made of a whole journal file.
 struct decoded_journal {
-    error_code error;      ///< store_errc::not_a_store, unsupported_version, corrupt
-    std::uint64_t salt = 0;     ///< the file's salt (valid once the header was read)
-    std::size_t records = 0;    ///< complete records decoded
-    std::size_t valid_size = 0; ///< bytes up to the end of the last good record
-    bool torn = false;          ///< bytes after `valid_size` are a torn append: drop them
+    error_code error;             ///< store_errc::not_a_store, unsupported_version, corrupt
+    std::uint64_t salt = 0;       ///< the file's salt (valid once the header was read)
+    std::size_t records = 0;      ///< complete records decoded
+    std::size_t valid_size = 0;   ///< bytes up to the end of the last good record
+    bool torn = false;            ///< bytes after `valid_size` are a torn append: drop them
     std::size_t error_offset = 0; ///< for `corrupt` past the header: where the damage is
 };
 

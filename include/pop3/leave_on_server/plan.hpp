@@ -24,8 +24,8 @@ namespace pop3 {
 
 /// One message the plan fetches or deletes.
 struct planned_message {
-    message_number number = 0;
-    std::string uid;
+    message_number number = 0;           ///< its number in this session
+    std::string uid;                     ///< its unique id (UIDL)
     std::optional<std::uint64_t> octets; ///< from LIST, when given: a size hint only
     /// When its delivery was first started: now for a new UID, the stored time for a
     /// UID whose earlier delivery was never confirmed.
@@ -127,8 +127,8 @@ private:
 
 /// Plans a leave-on-server session. Pure: it reads the store and changes nothing.
 ///
-/// O(n + m) expected time (hash lookups in an open-addressing index) for n listing entries and m store entries, plus
-/// O(n log n) when the listing is not in message-number order.
+/// O(n + m) expected time (hash lookups in an open-addressing index) for n listing entries and m
+/// store entries, plus O(n log n) when the listing is not in message-number order.
 ///
 /// @param listing the UIDL listing of this session (`client::uidl()`)
 /// @param sizes   the LIST listing, or empty; only used as size hints (`octets`)

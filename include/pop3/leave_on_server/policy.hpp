@@ -22,7 +22,7 @@ struct leave_policy {
         delete_when_deleted_locally ///< delete once the application set `deleted_locally`
     };
 
-    rule what = rule::keep_forever;
+    rule what = rule::keep_forever; ///< the deletion rule; see the factory functions below
     /// For `delete_older_than`: the age (since `uid_entry::first_seen`) at which to delete.
     std::chrono::seconds max_age{0};
     /// How long a UID may be missing from the server's listing before its entry is

@@ -123,17 +123,19 @@ struct uid_entry {
     /// vanished UIDs only after a grace period (`leave_policy::forget_after`).
     std::optional<uid_time> vanished_since;
 
+    /// Equal when every member is.
     friend bool operator==(const uid_entry& a, const uid_entry& b) noexcept
     {
         return a.first_seen == b.first_seen && a.stored == b.stored &&
                a.deleted_locally == b.deleted_locally && a.vanished_since == b.vanished_since;
     }
+    /// Different when any member is.
     friend bool operator!=(const uid_entry& a, const uid_entry& b) noexcept { return !(a == b); }
 };
 
 /// One change to a store: set the entry of `uid`, or forget `uid` when `entry` is empty.
 struct uid_change {
-    std::string uid;
+    std::string uid;                ///< the UID to change (must pass `is_storable_uid`)
     std::optional<uid_entry> entry; ///< the new entry; empty to forget the UID
 };
 
@@ -165,14 +167,15 @@ class uid_store {
 public:
     virtual ~uid_store() = default;
 
-    /// Looks up one UID.
+    /// Looks up one UID. The `ec` form sets `ec` to the store's error; the other throws it.
     /// @return the entry, or empty when the UID is unknown (or on error).
+    /// @throws pop3::error (the form without `ec`) with the store's error.
+    ///@{
     std::optional<uid_entry> find(std::string_view uid, error_code& ec) const
     {
         ec = {};
         return do_find(uid, ec);
     }
-    /// Throwing form of `find`. @throws pop3::error
     std::optional<uid_entry> find(std::string_view uid) const
     {
         error_code ec;
@@ -180,26 +183,41 @@ public:
         if (ec) throw pop3::error(ec);
         return result;
     }
+    ///@}
 
     /// Calls `f(uid, entry)` for every entry, in no particular order. `f` must not
-    /// change the store.
+    /// change the store. The `ec` form sets `ec` to the store's error; the other throws it.
+    /// @throws pop3::error (the form without `ec`) with the store's error.
+    ///
+    /// ```
+    /// store.for_each([](std::string_view uid, const pop3::uid_entry& e) {
+    ///     std::cout << uid << (e.stored ? " stored\n" : " delivery started\n");
+    /// });
+    /// ```
+    ///@{
     void for_each(const std::function<void(std::string_view, const uid_entry&)>& f,
                   error_code& ec) const
     {
         ec = {};
         do_for_each(f, ec);
     }
-    /// Throwing form of `for_each`. @throws pop3::error
     void for_each(const std::function<void(std::string_view, const uid_entry&)>& f) const
     {
         error_code ec;
         for_each(f, ec);
         if (ec) throw pop3::error(ec);
     }
+    ///@}
 
-    /// Applies a batch of changes atomically and durably (see the class comment).
-    /// Later changes of the same UID in a batch win.
-    /// @param ec store_errc::invalid_uid (nothing applied), or the store's I/O error
+    /// Applies a batch of changes atomically and durably (see the class comment): each
+    /// `uid_change` sets its UID's entry, or forgets the UID when `entry` is empty. Later
+    /// changes of the same UID in a batch win; an empty batch does nothing.
+    ///
+    /// Errors (set in `ec`, or thrown as `pop3::error` by the form without it):
+    /// `store_errc::invalid_uid` when a UID fails `is_storable_uid` (nothing applied), or
+    /// the store's own error (for `file_uid_store`: an errno code,
+    /// `store_errc::store_failed` after an earlier write failed, `store_errc::not_open`).
+    ///@{
     void apply(const std::vector<uid_change>& changes, error_code& ec)
     {
         ec = {};
@@ -210,36 +228,43 @@ public:
             }
         if (!changes.empty()) do_apply(changes, ec);
     }
-    /// Throwing form of `apply`. @throws pop3::error
     void apply(const std::vector<uid_change>& changes)
     {
         error_code ec;
         apply(changes, ec);
         if (ec) throw pop3::error(ec);
     }
+    ///@}
 
-    /// Sets (inserts or replaces) one UID's entry, durably.
+    /// Sets (inserts or replaces) one UID's entry, durably: `apply` with one change, and
+    /// the same errors.
+    ///@{
     void record(std::string_view uid, const uid_entry& entry, error_code& ec)
     {
         apply({uid_change{std::string(uid), entry}}, ec);
     }
-    /// Throwing form of `record`. @throws pop3::error
     void record(std::string_view uid, const uid_entry& entry)
     {
         apply({uid_change{std::string(uid), entry}});
     }
+    ///@}
 
-    /// Forgets one UID, durably (nothing happens for an unknown UID).
+    /// Forgets one UID, durably (nothing happens for an unknown UID): `apply` with one
+    /// change, and the same errors.
+    ///@{
     void forget(std::string_view uid, error_code& ec)
     {
         apply({uid_change{std::string(uid), std::nullopt}}, ec);
     }
-    /// Throwing form of `forget`. @throws pop3::error
     void forget(std::string_view uid) { apply({uid_change{std::string(uid), std::nullopt}}); }
+    ///@}
 
     /// Tells the store the application deleted its own copy of the message with `uid`
-    /// (used by `leave_policy::delete_when_deleted_locally`).
-    /// @return false (and no change) when the UID is unknown
+    /// (used by `leave_policy::delete_when_deleted_locally`). Errors as for `find` and
+    /// `apply`, set in `ec` or thrown as `pop3::error`.
+    /// @return false (and no change) when the UID is unknown or on error; true when it is
+    ///         known (also when it was marked already).
+    ///@{
     bool mark_deleted_locally(std::string_view uid, error_code& ec)
     {
         auto entry = find(uid, ec);
@@ -249,7 +274,6 @@ public:
         record(uid, *entry, ec);
         return !ec;
     }
-    /// Throwing form of `mark_deleted_locally`. @throws pop3::error
     bool mark_deleted_locally(std::string_view uid)
     {
         error_code ec;
@@ -257,6 +281,7 @@ public:
         if (ec) throw pop3::error(ec);
         return known;
     }
+    ///@}
 
     /// The number of entries.
     virtual std::size_t size() const noexcept = 0;

@@ -15,6 +15,7 @@ namespace pop3::sasl {
 /// The APOP digest: lower-case hex MD5(timestamp + password) (RFC 1939 section 7).
 /// APOP is weak (MD5, offline dictionary attack on a recorded exchange): prefer SCRAM.
 /// @param timestamp the greeting's msg-id, angle brackets included
+/// @param password the account's password (hashed, never sent)
 /// @return 32 hex digits, or an empty string when OpenSSL cannot compute MD5 (e.g. a
 /// FIPS-only configuration): then APOP is unavailable.
 inline std::string apop_digest(std::string_view timestamp, std::string_view password)

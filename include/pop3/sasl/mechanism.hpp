@@ -10,6 +10,8 @@
 #include <system_error>
 #include <utility>
 
+/// Client-side SASL mechanisms (RFC 4422) as sans-I/O state machines, base64, and the
+/// factory that makes one from an `auth_method`; `client::login` drives them over AUTH.
 namespace pop3::sasl {
 
 /// A client-side SASL mechanism (RFC 4422) as a small state machine. Bytes are raw (not
@@ -73,6 +75,7 @@ protected:
 /// CRAM-MD5): keeps them, wipes the password when done, and checks them one way.
 class password_mechanism : public mechanism {
 protected:
+    /// Takes both by value and wipes what the moved-from password leaves behind.
     password_mechanism(std::string user, std::string password)
         : user_(std::move(user)), password_(std::move(password))
     {
@@ -89,8 +92,8 @@ protected:
         return {};
     }
 
-    std::string user_;
-    std::string password_;
+    std::string user_;     ///< the authentication identity
+    std::string password_; ///< wiped by the destructor, and by the mechanisms once used
 };
 
 } // namespace pop3::sasl

@@ -121,6 +121,7 @@ private:
 class oauthbearer final : public detail::bearer_mechanism {
 public:
     /// @param user  the authorization identity; empty: omitted (the token names the user)
+    /// @param token the OAuth 2.0 access token (kept until it is sent, then wiped)
     /// @param host  the server's host name as the client connected to it; empty: omitted
     /// @param port  the server's port in decimal; empty: omitted
     oauthbearer(std::string user, std::string token, std::string host = {}, std::string port = {})

@@ -18,6 +18,8 @@ namespace pop3::sasl {
 /// password itself: use it only over TLS.
 class plain final : public mechanism {
 public:
+    /// @param user the authentication identity (authcid): required, no NUL
+    /// @param password required, no NUL; wiped once sent and on destruction
     /// @param authzid the identity to act as; empty: the same as `user` (RFC 4616 section 2)
     plain(std::string user, std::string password, std::string authzid = {})
         : user_(std::move(user)), password_(std::move(password)), authzid_(std::move(authzid))

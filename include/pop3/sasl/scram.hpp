@@ -45,6 +45,9 @@ inline constexpr std::uint32_t scram_max_iterations = 10'000'000;
 /// are unaffected; others may fail against a server that does apply SASLprep.
 class scram final : public mechanism {
 public:
+    /// @param hash SHA-1 (SCRAM-SHA-1) or SHA-256 (SCRAM-SHA-256)
+    /// @param user the authentication identity, sent as given (see above)
+    /// @param password used to compute the proof, never sent; wiped once used
     /// @param client_nonce empty (normal use): 24 random bytes from RAND_bytes, base64
     /// encoded; otherwise used as given (tests): printable ASCII without ','.
     scram(scram_hash hash, std::string user, std::string password, std::string client_nonce = {})
