@@ -56,7 +56,9 @@ template <class Stream> class client {
     template <class T> static constexpr bool is_mode_v = detail::is_tls_mode_argument_v<T>;
 
 public:
+    /// The stream the session runs over.
     using stream_type = Stream;
+    /// The stream's executor: where asynchronous calls run their handlers by default.
     using executor_type = typename Stream::executor_type;
     /// The token used when an async call is given none: the executor's default completion
     /// token (`deferred` in Asio 1.24+/Boost 1.80+, unless the executor names another). Older
@@ -74,14 +76,20 @@ public:
     {
     }
 
+    ///@{
+    /// Movable (the session moves with the stream); not copyable. A moved-from client may
+    /// only be destroyed or assigned to.
     client(client&&) noexcept = default;
     client& operator=(client&&) noexcept = default;
+    ///@}
 
     // ---- the stream --------------------------------------------------------------------
 
+    ///@{
     /// The stream itself.
     Stream& stream() noexcept { return impl_->stream(); }
     const Stream& stream() const noexcept { return impl_->stream(); }
+    ///@}
 
     /// The layer under TLS for an `ssl::stream`, else the stream itself.
     decltype(auto) next_layer() noexcept
@@ -90,10 +98,12 @@ public:
         else return (stream());
     }
 
+    /// The stream's executor.
     executor_type get_executor() noexcept { return stream().get_executor(); }
 
     // ---- what the client knows ----------------------------------------------------------
 
+    /// Where the session is (RFC 1939's states, plus `broken` after a failure mid-reply).
     session_state state() const noexcept { return session().state(); }
     /// What the server advertised, as of the last CAPA (refreshed after STLS and login).
     const pop3::capabilities& capabilities() const noexcept { return session().caps(); }
@@ -106,8 +116,9 @@ public:
         return pop3::offered_auth_methods(capabilities(), greeting());
     }
     /// The server's reply that made the last operation fail (-ERR text, response code, and
-    /// what a failed SASL exchange reported); empty after a success or a local error. The
-    /// throwing calls carry the same in `pop3::error::reply()`.
+    /// what a failed SASL exchange reported); empty after a success or a local error, except
+    /// that a refused certificate leaves OpenSSL's reason in `detail`. The throwing calls
+    /// carry the same in `pop3::error::reply()`.
     const server_reply& last_error_reply() const noexcept { return session().error_reply(); }
     /// True once TLS protects the session (implicit TLS or after STLS).
     bool tls_active() const noexcept { return session().tls_active(); }
@@ -140,9 +151,11 @@ public:
     const pop3::timeouts& timeouts() const noexcept { return impl_->timeouts(); }
     /// Installs a protocol trace; passwords, SASL responses and tokens are never shown.
     void set_trace(trace_hook hook) { impl_->set_trace(std::move(hook)); }
+    ///@{
     /// Limits on what the server may send. Call before connecting. Keeps the trace.
     void set_limits(const parser_limits& limits) { impl_->set_limits(limits); }
     const parser_limits& limits() const noexcept { return session().limits(); }
+    ///@}
 
     // ---- connecting -------------------------------------------------------------------
 
@@ -152,6 +165,7 @@ public:
     using tls_mode_type =
         std::conditional_t<detail::is_ssl_stream<Stream>::value, tls_mode, detail::no_tls_mode>;
 
+    ///@{
     /// Resolves `host`, connects, secures the connection as `mode` says (implicit TLS by
     /// default on an `ssl::stream`), reads the greeting and the capabilities. For an
     /// `ssl::stream` the server's certificate chain and host name are verified against the
@@ -171,7 +185,9 @@ public:
     {
         connect(host, service, default_mode(), ec);
     }
+    ///@}
 
+    ///@{
     /// Asynchronous `connect`. Completes with `void(error_code)`.
     template <class Token = default_token>
     auto async_connect(std::string_view host, std::string_view service,
@@ -185,7 +201,9 @@ public:
     {
         return async_connect(host, service, default_mode(), std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// Reads the greeting and the capabilities on a stream the caller has connected,
     /// securing it first as `mode` says, exactly as `connect` does. TLS needs the server's
     /// name: call `set_server_name(host)` first (else errc::host_name_required). A TLS session
@@ -212,9 +230,11 @@ public:
     {
         return run_async(detail::open_session_op{mode}, std::forward<Token>(token));
     }
+    ///@}
 
     // ---- AUTHORIZATION state --------------------------------------------------------
 
+    ///@{
     /// Logs in with a password, then reads CAPA again (some servers advertise PIPELINING
     /// or TOP only after login). By default the strongest method the server offers is
     /// used, and without TLS only SCRAM: USER/PASS, APOP, PLAIN, LOGIN and CRAM-MD5 fail
@@ -243,6 +263,7 @@ public:
     {
         return run_async(password_login(user, password, options), std::forward<Token>(token));
     }
+    ///@}
     /// Shorthand of `async_login(user, password, {}, token)`. Prefer it (or a named
     /// `login_options` variable) inside `co_await` in a loop: GCC 12 miscompiles a temporary
     /// with a destructor there (`co_await c.async_login(u, p, pop3::login_options{}, ...)`).
@@ -260,6 +281,7 @@ public:
         return run_async(password_login(user, password, {}), Token{});
     }
 
+    ///@{
     /// Logs in with an OAuth 2.0 bearer token: OAUTHBEARER (RFC 7628) or XOAUTH2,
     /// whichever the server offers (or `options.method`). Requires TLS unless
     /// `options.allow_plaintext`. A server's error JSON aborts the exchange ("*").
@@ -279,6 +301,7 @@ public:
     {
         return run_async(token_login(user, token, options), std::forward<Token>(completion));
     }
+    ///@}
     /// Shorthand of `async_login_oauth(user, token, {}, default_token{})` (no defaulted
     /// `options`, for GCC 12's sake: see `async_login(user, password)`).
     template <class Token = default_token>
@@ -287,6 +310,7 @@ public:
         return run_async(token_login(user, token, {}), Token{});
     }
 
+    ///@{
     /// Asks the server's capabilities again (RFC 2449 section 5).
     pop3::capabilities capa() { return run_throwing(detail::capa_op{}); }
     pop3::capabilities capa(error_code& ec) { return run(detail::capa_op{}, ec); }
@@ -294,7 +318,9 @@ public:
     {
         return run_async(detail::capa_op{}, std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// Upgrades the session with STLS (RFC 2595), verifies the server, reads CAPA again.
     /// Only for `ssl::stream` clients; `connect(..., tls_mode::starttls)` does this.
     /// Needs the server's name to verify its certificate: from `connect`, or
@@ -305,7 +331,9 @@ public:
     {
         return run_async(stls_operation(), std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// Enables UTF8 mode (RFC 6856 section 2); before login, when advertised.
     void utf8() { run_throwing(detail::utf8_op{}); }
     void utf8(error_code& ec) { run(detail::utf8_op{}, ec); }
@@ -313,7 +341,9 @@ public:
     {
         return run_async(detail::utf8_op{}, std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// Lists the languages of the server's replies (RFC 6856 section 3).
     std::vector<language> languages() { return run_throwing(detail::lang_op{}); }
     std::vector<language> languages(error_code& ec) { return run(detail::lang_op{}, ec); }
@@ -321,7 +351,9 @@ public:
     {
         return run_async(detail::lang_op{}, std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// Selects the language of the server's replies; "*" asks for its default.
     void set_language(std::string_view tag) { run_throwing(detail::lang_op{std::string(tag)}); }
     void set_language(std::string_view tag, error_code& ec)
@@ -333,9 +365,11 @@ public:
     {
         return run_async(detail::lang_op{std::string(tag)}, std::forward<Token>(token));
     }
+    ///@}
 
     // ---- TRANSACTION state ----------------------------------------------------------
 
+    ///@{
     /// STAT: number of messages and their total size.
     maildrop_stat stat() { return run_throwing(detail::stat_op{}); }
     maildrop_stat stat(error_code& ec) { return run(detail::stat_op{}, ec); }
@@ -343,7 +377,9 @@ public:
     {
         return run_async(detail::stat_op{}, std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// LIST: every message's number and size.
     std::vector<message_size> list() { return run_throwing(size_listing{}); }
     std::vector<message_size> list(error_code& ec) { return run(size_listing{}, ec); }
@@ -354,7 +390,9 @@ public:
     {
         return run_async(size_listing{}, std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// LIST n: one message's size.
     message_size list(message_number n) { return run_throwing(detail::list_one_op{n}); }
     message_size list(message_number n, error_code& ec) { return run(detail::list_one_op{n}, ec); }
@@ -363,7 +401,9 @@ public:
     {
         return run_async(detail::list_one_op{n}, std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// UIDL: every message's unique id (RFC 1939 section 7).
     std::vector<message_uid> uidl() { return run_throwing(uid_listing{}); }
     std::vector<message_uid> uidl(error_code& ec) { return run(uid_listing{}, ec); }
@@ -373,7 +413,9 @@ public:
     {
         return run_async(uid_listing{}, std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// UIDL n: one message's unique id.
     message_uid uidl(message_number n) { return run_throwing(detail::uidl_one_op{n}); }
     message_uid uidl(message_number n, error_code& ec) { return run(detail::uidl_one_op{n}, ec); }
@@ -382,7 +424,9 @@ public:
     {
         return run_async(detail::uidl_one_op{n}, std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// RETR n into a string. For large messages prefer `retr(n, sink)`.
     std::string retr(message_number n) { return run_throwing(string_body(n, std::nullopt)); }
     std::string retr(message_number n, error_code& ec)
@@ -396,7 +440,9 @@ public:
     {
         return run_async(string_body(n, std::nullopt), std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// RETR n, streaming the message in constant memory: `sink(std::string_view chunk)`
     /// gets the unstuffed bytes in order, line endings kept. The sink may return a
     /// `error_code` to stop: the rest of the message is then read and dropped,
@@ -418,7 +464,9 @@ public:
         return run_async(sink_body(std::forward<Sink>(sink), n, std::nullopt),
                          std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// TOP n lines: the header and the first `lines` lines of the body, as a string.
     std::string top(message_number n, std::uint32_t lines)
     {
@@ -434,7 +482,9 @@ public:
     {
         return run_async(string_body(n, lines), std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// TOP n lines, streamed to a sink as for `retr(n, sink)`.
     template <class Sink, class = std::enable_if_t<detail::looks_like_sink_v<Sink>>>
     void top(message_number n, std::uint32_t lines, Sink&& sink)
@@ -453,7 +503,9 @@ public:
     {
         return run_async(sink_body(std::forward<Sink>(sink), n, lines), std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// RETR of many messages, pipelined when the server advertises PIPELINING, else one
     /// at a time with the same results. `handler(const message_part&)` gets each
     /// message's chunks and then its end (with a per-message error, e.g. a message another
@@ -474,7 +526,9 @@ public:
         return run_async(batch(std::forward<Handler>(handler), std::move(numbers), std::nullopt),
                          std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// TOP of many messages, as `retr_many`.
     template <class Handler>
     void top_many(std::vector<message_number> numbers, std::uint32_t lines, Handler&& handler)
@@ -494,7 +548,9 @@ public:
         return run_async(batch(std::forward<Handler>(handler), std::move(numbers), lines),
                          std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// DELE n: marks a message for deletion at QUIT.
     void dele(message_number n) { run_throwing(plain(verb::dele, n)); }
     void dele(message_number n, error_code& ec) { run(plain(verb::dele, n), ec); }
@@ -503,7 +559,9 @@ public:
     {
         return run_async(plain(verb::dele, n), std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// DELE of many messages, pipelined when allowed. Every DELE is tried; the call fails
     /// with the first error. Use the handler form to learn which messages failed.
     void dele_many(std::vector<message_number> numbers)
@@ -520,7 +578,9 @@ public:
     {
         return run_async(detail::dele_batch_op<>{std::move(numbers)}, std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// DELE of many messages, reporting each: `handler(const dele_outcome&)` is called once
     /// per message, in order, with the server's verdict (a -ERR does not fail the call; the
     /// batch goes on). It may return a `error_code` to stop: no further DELE is sent
@@ -537,6 +597,8 @@ public:
     {
         run(dele_batch(std::move(numbers), std::forward<Handler>(handler)), ec);
     }
+    ///@}
+    ///@{
     /// Asynchronous `dele_many(numbers, handler)`; completes with `void(error_code)`.
     template <class Handler, class Token = default_token,
               class = std::enable_if_t<detail::looks_like_dele_handler_v<Handler>>>
@@ -546,7 +608,9 @@ public:
         return run_async(dele_batch(std::move(numbers), std::forward<Handler>(handler)),
                          std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// RSET: unmarks every message marked for deletion.
     void rset() { run_throwing(plain(verb::rset)); }
     void rset(error_code& ec) { run(plain(verb::rset), ec); }
@@ -554,7 +618,9 @@ public:
     {
         return run_async(plain(verb::rset), std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// NOOP: keeps the session alive.
     void noop() { run_throwing(plain(verb::noop)); }
     void noop(error_code& ec) { run(plain(verb::noop), ec); }
@@ -562,22 +628,25 @@ public:
     {
         return run_async(plain(verb::noop), std::forward<Token>(token));
     }
+    ///@}
 
+    ///@{
     /// QUIT. Returns true when the server confirmed it; after login that means the
     /// messages marked with DELE are gone (the UPDATE state, RFC 1939 section 6). A -ERR
     /// reply ([SYS/TEMP] etc.) means they were not: the call fails with that error.
     bool quit() { return run_throwing(detail::quit_op{}); }
     bool quit(error_code& ec) { return run(detail::quit_op{}, ec); }
+    template <class Token = default_token> auto async_quit(Token&& token = default_token{})
+    {
+        return run_async(detail::quit_op{}, std::forward<Token>(token));
+    }
+    ///@}
 
     /// Ends the session WITHOUT QUIT: the connection is closed (for streams over a socket)
     /// and the server applies none of this session's DELEs (RFC 1939 section 6 deletes only
     /// on QUIT). For abandoning a session after an error; an operation still running
     /// completes with an error. `connect` may start a new session afterwards.
     void close() noexcept { impl_->close(); }
-    template <class Token = default_token> auto async_quit(Token&& token = default_token{})
-    {
-        return run_async(detail::quit_op{}, std::forward<Token>(token));
-    }
 
 private:
     /// Implicit TLS on a TLS-capable stream, else none.

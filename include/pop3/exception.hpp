@@ -28,7 +28,8 @@ public:
     /// The server's reply that caused the error; `text` is empty for local errors.
     const server_reply& reply() const noexcept { return reply_; }
 
-    /// "server said: <reply>: <message>" after a -ERR, else the error's message. Kept
+    /// "server said: <reply>: <message>" after a -ERR; else the error's message, after the
+    /// failure's detail when there is one ("certificate has expired: <message>"). Kept
     /// here because Boost 1.79+ appends " [category:value]" to system_error::what():
     /// the text is the same on every flavour.
     const char* what() const noexcept override { return what_.c_str(); }
@@ -36,8 +37,11 @@ public:
 private:
     static std::string describe(const error_code& ec, const server_reply& reply)
     {
-        if (reply.text.empty() && reply.code.text.empty() && reply.detail.empty())
-            return ec.message();
+        if (reply.text.empty() && reply.code.text.empty()) {
+            // A local failure; the detail (OpenSSL's reason for a refused certificate) first.
+            if (reply.detail.empty()) return ec.message();
+            return reply.detail + ": " + ec.message();
+        }
         std::string s = "server said: ";
         if (!reply.code.text.empty()) s += "[" + reply.code.text + "] ";
         s += reply.text;

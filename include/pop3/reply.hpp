@@ -43,7 +43,8 @@ struct server_reply {
     std::string text;   ///< the text after the indicator and response code
     /// After a failed SASL exchange: what the server reported inside it, decoded (the
     /// OAUTHBEARER/XOAUTH2 error JSON, such as `{"status":"invalid_token"}`, or SCRAM's
-    /// `e=` value). Empty otherwise.
+    /// `e=` value). After a refused server certificate (no reply at all): OpenSSL's reason,
+    /// such as "certificate has expired". Empty otherwise.
     std::string detail;
 
     /// True for +OK.

@@ -148,6 +148,9 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
         c.connect("127.0.0.2", env.tls_port(), pop3::tls_mode::implicit, ec);
         CHECK(ec == pop3::errc::certificate_name_mismatch);
         CHECK(c.state() == pop3::session_state::broken);
+        // OpenSSL's own words, for a message a user can act on; no server reply.
+        CHECK(c.last_error_reply().detail.find("mismatch") != std::string::npos);
+        CHECK(c.last_error_reply().text.empty());
     }
     {
         // The same through the asynchronous driver.
@@ -171,6 +174,16 @@ TEST_CASE("dovecot auth: a wrong host name and an untrusted CA are refused")
         CHECK(ec == pop3::errc::certificate_untrusted);
         CHECK_FALSE(c.tls_active());
         CHECK(sent.lines == std::vector<std::string>{"CAPA", "STLS"});
+        CHECK(c.last_error_reply().detail.find("certificate") != std::string::npos);
+        // The exception says both: the library's message and OpenSSL's reason.
+        try {
+            c.connect(env.host(), env.port(), pop3::tls_mode::starttls);
+            FAIL("connected without a trusted certificate");
+        } catch (const pop3::error& e) {
+            CHECK(e.code() == pop3::errc::certificate_untrusted);
+            CHECK(std::string(e.what()).find(c.last_error_reply().detail) == 0);
+            CHECK(std::string(e.what()).find("server said") == std::string::npos);
+        }
     }
     {
         // The loudly named opt-out does connect (for tests only).

@@ -127,41 +127,11 @@ std::string describe(const std::vector<fake_message>& mailbox)
     return out;
 }
 
-/// A memory store whose `fail_apply`-th write (1-based; 0: none) fails like a full disk.
-class failing_store final : public pop3::uid_store {
-public:
-    std::size_t fail_apply = 0;
-    std::size_t applies = 0;
-
-    std::size_t size() const noexcept override { return inner_.size(); }
-
-protected:
-    std::optional<pop3::uid_entry> do_find(std::string_view uid, pop3::error_code& ec) const override
-    {
-        return inner_.find(uid, ec);
-    }
-    void do_for_each(const std::function<void(std::string_view, const pop3::uid_entry&)>& f,
-                     pop3::error_code& ec) const override
-    {
-        inner_.for_each(f, ec);
-    }
-    void do_apply(const std::vector<pop3::uid_change>& changes, pop3::error_code& ec) override
-    {
-        if (++applies == fail_apply) {
-            ec = pop3_test::generic_error(std::errc::no_space_on_device);
-            return;
-        }
-        inner_.apply(changes, ec);
-    }
-
-private:
-    pop3::memory_uid_store inner_;
-};
-
 /// Everything a run can be judged by.
 struct world {
     std::shared_ptr<fake_server> server = std::make_shared<fake_server>();
-    failing_store store;
+    /// Its `fail_apply`-th write (1-based; 0: none) fails like a full disk.
+    pop3_test::logging_store store{pop3_test::generic_error(std::errc::no_space_on_device)};
     app_storage app;
     pop3::error_code ec;
     pop3::fetch_result result;

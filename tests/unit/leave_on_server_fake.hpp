@@ -6,16 +6,21 @@
 #ifndef POP3_TESTS_LEAVE_ON_SERVER_FAKE_HPP
 #define POP3_TESTS_LEAVE_ON_SERVER_FAKE_HPP
 
+#include "../test_error_code.hpp"
 #include "test_stream.hpp"
 
 #include <pop3/detail/asio.hpp>
+#include <pop3/leave_on_server/memory_store.hpp>
+#include <pop3/leave_on_server/store.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -246,6 +251,49 @@ private:
     std::string out_;
     std::size_t out_pos_ = 0; ///< bytes of out_ already read by the client
     bool dead_ = false;
+};
+
+/// A memory store that logs its writes and can fail the N-th one.
+class logging_store final : public pop3::uid_store {
+public:
+    logging_store() = default;
+    /// A store whose failing apply reports `failure`.
+    explicit logging_store(pop3::error_code failure) : fail_with(failure) {}
+
+    pop3::memory_uid_store inner;
+    std::vector<std::string>* events = nullptr;
+    std::size_t applies = 0;
+    std::size_t fail_apply = 0; ///< 1-based apply that fails (0: none)
+    /// What the failing apply reports.
+    pop3::error_code fail_with = pop3_test::generic_error(std::errc::io_error);
+
+    std::size_t size() const noexcept override { return inner.size(); }
+
+protected:
+    std::optional<pop3::uid_entry> do_find(std::string_view uid,
+                                           pop3::error_code& ec) const override
+    {
+        return inner.find(uid, ec);
+    }
+    void do_for_each(const std::function<void(std::string_view, const pop3::uid_entry&)>& f,
+                     pop3::error_code& ec) const override
+    {
+        inner.for_each(f, ec);
+    }
+    void do_apply(const std::vector<pop3::uid_change>& changes, pop3::error_code& ec) override
+    {
+        if (++applies == fail_apply) {
+            ec = fail_with;
+            return;
+        }
+        inner.apply(changes, ec);
+        if (events && !ec)
+            for (const auto& c : changes)
+                events->push_back("R:" + c.uid + ":" +
+                                  (!c.entry          ? "forget"
+                                   : c.entry->stored ? "stored"
+                                                     : "pending"));
+    }
 };
 
 } // namespace pop3_test

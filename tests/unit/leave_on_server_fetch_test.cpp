@@ -73,42 +73,7 @@ struct app_storage {
     }
 };
 
-/// A memory store that logs its writes and can fail the N-th one.
-class logging_store final : public pop3::uid_store {
-public:
-    pop3::memory_uid_store inner;
-    std::vector<std::string>* events = nullptr;
-    std::size_t applies = 0;
-    std::size_t fail_apply = 0; ///< 1-based apply that fails (0: none)
-
-    std::size_t size() const noexcept override { return inner.size(); }
-
-protected:
-    std::optional<pop3::uid_entry> do_find(std::string_view uid,
-                                           pop3::error_code& ec) const override
-    {
-        return inner.find(uid, ec);
-    }
-    void do_for_each(const std::function<void(std::string_view, const pop3::uid_entry&)>& f,
-                     pop3::error_code& ec) const override
-    {
-        inner.for_each(f, ec);
-    }
-    void do_apply(const std::vector<pop3::uid_change>& changes, pop3::error_code& ec) override
-    {
-        if (++applies == fail_apply) {
-            ec = pop3_test::generic_error(std::errc::io_error);
-            return;
-        }
-        inner.apply(changes, ec);
-        if (events && !ec)
-            for (const auto& c : changes)
-                events->push_back("R:" + c.uid + ":" +
-                                  (!c.entry          ? "forget"
-                                   : c.entry->stored ? "stored"
-                                                     : "pending"));
-    }
-};
+using pop3_test::logging_store;
 
 struct run_outcome {
     pop3::error_code ec;
@@ -498,6 +463,9 @@ TEST_CASE("fetch_new: a refused RETR or DELE is a per-message failure, counted e
     CHECK(out.result.failures[0].error == pop3::errc::server_error);
     CHECK(out.result.failures[1].number == 6);
     CHECK(server->mailbox.size() == original.size() - 2);
+    // Each DELE's verdict came with the batch: no RSET and second round of DELEs to learn it.
+    CHECK(count(server->commands, "RSET") == 0);
+    CHECK(count(server->commands, "DELE") == 3);
     check_never_lost(original, *server, app);
 
     server->refuse_retr.clear();

@@ -402,7 +402,7 @@ private:
 
     void close_transport() noexcept
     {
-        if constexpr (has_native_socket<Stream>::value) {
+        if constexpr (has_closable_lowest_layer<Stream>::value) {
             error_code ignored;
             stream_.lowest_layer().close(ignored);
         }

@@ -26,6 +26,16 @@ struct has_native_socket<
                             std::declval<error_code&>()))>> : std::true_type {
 };
 
+/// True when the transport can be closed through `lowest_layer().close(ec)` (a socket, or a
+/// test stream that offers it).
+template <class Stream, class = void> struct has_closable_lowest_layer : std::false_type {
+};
+template <class Stream>
+struct has_closable_lowest_layer<Stream,
+                                 std::void_t<decltype(std::declval<Stream&>().lowest_layer().close(
+                                     std::declval<error_code&>()))>> : std::true_type {
+};
+
 /// True when the lowest layer is a TCP socket that `connect` can open.
 template <class Stream, class = void> struct has_tcp_socket : std::false_type {
 };

@@ -39,14 +39,6 @@ namespace pop3 {
 
 namespace detail {
 
-/// True when the transport can be closed through `lowest_layer().close(ec)`.
-template <class Stream, class = void>
-struct has_closable_lowest_layer : std::false_type {};
-template <class Stream>
-struct has_closable_lowest_layer<
-    Stream, std::void_t<decltype(std::declval<Stream&>().lowest_layer().close(
-                std::declval<error_code&>()))>> : std::true_type {};
-
 /// Closes the connection (without QUIT) unless disarmed: after any failure, and when the
 /// delivery throws.
 template <class Stream>
@@ -57,11 +49,7 @@ public:
     close_unless_done& operator=(const close_unless_done&) = delete;
     ~close_unless_done()
     {
-        if (!armed_) return;
-        if constexpr (has_closable_lowest_layer<Stream>::value) {
-            error_code ignored;
-            client_.stream().lowest_layer().close(ignored);
-        }
+        if (armed_) client_.close();
     }
     void disarm() noexcept { armed_ = false; }
 
@@ -128,6 +116,12 @@ struct fetch_part_handler {
     error_code operator()(const message_part& part) const { return job->on_part(part); }
 };
 
+/// Hands each DELE verdict of the job's `dele_many` to the job.
+struct fetch_dele_handler {
+    fetch_job* job;
+    void operator()(const dele_outcome& outcome) const { job->on_dele(outcome); }
+};
+
 /// The synchronous driver of `fetch_job` (see `fetch_new`).
 template <class Stream>
 fetch_result fetch_new_streaming(client<Stream>& c, uid_store& store, const leave_policy& policy,
@@ -155,16 +149,8 @@ fetch_result fetch_new_streaming(client<Stream>& c, uid_store& store, const leav
             next = job.on_retr_many(e, c.state());
             break;
         case job_step::dele_many:
-            c.dele_many(job.dele_numbers(), e);
+            c.dele_many(job.dele_numbers(), fetch_dele_handler{&job}, e);
             next = job.on_dele_many(e, c.state());
-            break;
-        case job_step::rset:
-            c.rset(e);
-            next = job.on_rset(e);
-            break;
-        case job_step::dele:
-            c.dele(job.dele_number(), e);
-            next = job.on_dele(e, c.state());
             break;
         case job_step::quit: {
             const bool confirmed = c.quit(e);
@@ -263,7 +249,7 @@ template <class Stream, class Holder> struct fetch_op {
         advance(self);
     }
 
-    /// The completion of RETR, DELE and RSET (`next` still names the call).
+    /// The completion of RETR and DELE (`next` still names the call).
     template <class Self> void operator()(Self& self, error_code net_ec)
     {
         const auto ec = net_ec;
@@ -271,8 +257,6 @@ template <class Stream, class Holder> struct fetch_op {
         switch (next) {
         case job_step::retr_many: next = job.on_retr_many(ec, c->state()); break;
         case job_step::dele_many: next = job.on_dele_many(ec, c->state()); break;
-        case job_step::rset: next = job.on_rset(ec); break;
-        case job_step::dele: next = job.on_dele(ec, c->state()); break;
         default: next = job.on_quit(make_error_code(errc::session_broken), false); break;
         }
         advance(self);
@@ -287,9 +271,9 @@ template <class Stream, class Holder> struct fetch_op {
         case job_step::retr_many:
             return c->async_retr_many(job.retr_numbers(), fetch_part_handler{&job},
                                       std::move(self));
-        case job_step::dele_many: return c->async_dele_many(job.dele_numbers(), std::move(self));
-        case job_step::rset: return c->async_rset(std::move(self));
-        case job_step::dele: return c->async_dele(job.dele_number(), std::move(self));
+        case job_step::dele_many:
+            return c->async_dele_many(job.dele_numbers(), fetch_dele_handler{&job},
+                                      std::move(self));
         case job_step::quit: return c->async_quit(std::move(self));
         case job_step::done: return finish(self);
         }

@@ -165,7 +165,8 @@ inline fetch_plan plan_fetch(const std::vector<message_uid>& listing,
         }
     }
     for (std::size_t i = 0; i < n; ++i)
-        if (listing[i].number == 0 || !is_valid_uid(listing[i].uid)) flag[i] = 2;
+        if (detail::check_message_number(listing[i].number) || !is_valid_uid(listing[i].uid))
+            flag[i] = 2;
 
     // UID -> first listing index. Any occurrence, even an invalid one, makes a UID
     // "present" (never forgotten); a second occurrence makes all of them unusable.

@@ -39,9 +39,9 @@ public:
         uidl,      ///< `uidl()`, then `on_uidl`
         list,      ///< `list()`, then `on_list`
         retr_many, ///< `retr_many(retr_numbers(), on_part)`, then `on_retr_many`
-        dele_many, ///< `dele_many(dele_numbers())`, then `on_dele_many`
-        rset,      ///< `rset()`, then `on_rset`
-        dele,      ///< `dele(dele_number())`, then `on_dele`
+        /// `dele_many(dele_numbers(), on_dele)` (each message's verdict to `on_dele`), then
+        /// `on_dele_many`
+        dele_many,
         quit,      ///< `quit()`, then `on_quit`
         done       ///< finished: see `error()`, `close_connection()`, `take_result()`
     };
@@ -177,37 +177,20 @@ public:
         return numbers;
     }
 
-    step on_dele_many(error_code e, session_state state)
-    {
-        if (!e) {
-            accepted_ = std::move(to_delete_);
-            return step::quit;
-        }
-        if (state != session_state::transaction) return stop(e, fetch_stage::session);
-        // A DELE was refused and the batch does not say which: unmark them all and mark
-        // them again one by one, so that `deleted` is exact.
-        return step::rset;
-    }
-
-    step on_rset(error_code e)
-    {
-        if (e) return stop(e, fetch_stage::session);
-        dele_next_ = 0;
-        return next_dele();
-    }
-
-    /// The message of the next single DELE.
-    message_number dele_number() const { return to_delete_[dele_next_].number; }
-
-    step on_dele(error_code e, session_state state)
+    /// One message's DELE verdict, in the order of `dele_numbers()`.
+    void on_dele(const dele_outcome& verdict)
     {
         auto& d = to_delete_[dele_next_++];
-        if (!e) accepted_.push_back(std::move(d));
-        else if (state == session_state::transaction)
-            result_.failures.push_back({d.number, std::move(d.uid), e});
-        else
-            return stop(e, fetch_stage::session);
-        return next_dele();
+        if (!verdict.error) accepted_.push_back(std::move(d));
+        else result_.failures.push_back({d.number, std::move(d.uid), verdict.error});
+    }
+
+    step on_dele_many(error_code e, session_state state)
+    {
+        // A -ERR for one message is in `failures` (on_dele); the call itself fails only when
+        // the session did.
+        if (e || state != session_state::transaction) return stop(e, fetch_stage::session);
+        return step::quit;
     }
 
     step on_quit(error_code e, bool confirmed)
@@ -329,8 +312,6 @@ private:
         return step::dele_many;
     }
 
-    step next_dele() const { return dele_next_ < to_delete_.size() ? step::dele : step::quit; }
-
     error_code begin()
     {
         open_ = true; // from here on the message ends in commit or abort
@@ -367,7 +348,7 @@ private:
     std::vector<planned_message> fetch_;
     std::vector<message_uid> to_delete_;
     std::vector<message_uid> accepted_; ///< DELEs the server accepted
-    std::size_t dele_next_ = 0;         ///< the next single DELE after RSET
+    std::size_t dele_next_ = 0;         ///< whose verdict `on_dele` gets next
 
     // The RETR stage.
     fetch_progress progress_;
