@@ -520,7 +520,7 @@ TEST_CASE("fetch_result::failed_stage names what stopped the run, sync and async
             check_stage(
                 [](world& w) {
                     sample(w, true);
-                    w.store.fail_apply = 3; // intent, first message, then this
+                    w.store.fail_apply = 2; // the intent, then the batch of stored messages
                 },
                 streaming, fetch_stage::store);
         }

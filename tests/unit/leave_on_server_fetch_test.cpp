@@ -122,7 +122,11 @@ struct streaming_app final : pop3::message_delivery {
     std::size_t fail_begin = 0;                 ///< 1-based begin that fails (0: none)
     std::string fail_write_of;                  ///< the first write of this UID fails
     bool throw_in_write = false;                ///< throw instead of returning the error
-    std::size_t begins = 0, writes = 0, commits = 0, aborts = 0;
+    /// Group commit: `commit` only keeps the message, `sync` hands the batch to `app` (so
+    /// `app.fail_call` fails a sync). What was committed and never synced is lost, as
+    /// unsynced files are in a crash.
+    bool batching = false;
+    std::size_t begins = 0, writes = 0, commits = 0, aborts = 0, syncs = 0;
     std::size_t contract_violations = 0;
     std::vector<pop3::message_number> numbers;        ///< per begin
     std::vector<std::string> uids;                    ///< per begin
@@ -166,6 +170,12 @@ struct streaming_app final : pop3::message_delivery {
     pop3::error_code commit() override
     {
         if (!open_) ++contract_violations;
+        if (batching) {
+            unsynced_.push_back({info_.number, std::string(info_.uid), bytes_, info_.maybe_delivered});
+            ++commits;
+            open_ = false;
+            return {};
+        }
         auto ec =
             app(pop3::fetched_message{info_.number, info_.uid, bytes_, info_.maybe_delivered});
         if (!ec) {
@@ -183,9 +193,30 @@ struct streaming_app final : pop3::message_delivery {
         if (events) events->push_back("A:" + uid_);
     }
 
+    bool batches() const noexcept override { return batching; }
+
+    pop3::error_code sync() override
+    {
+        if (!batching || open_) ++contract_violations;
+        ++syncs;
+        auto batch = std::move(unsynced_);
+        unsynced_.clear();
+        for (const auto& m : batch)
+            if (auto ec = app(pop3::fetched_message{m.number, m.uid, m.bytes, m.maybe_delivered}))
+                return ec;
+        return {};
+    }
+
     bool open() const { return open_; }
 
 private:
+    struct kept {
+        pop3::message_number number;
+        std::string uid;
+        std::string bytes;
+        bool maybe_delivered;
+    };
+    std::vector<kept> unsynced_;
     bool open_ = false;
     std::string uid_;
     pop3::fetched_message_info info_;
@@ -313,6 +344,67 @@ TEST_CASE("fetch_new: order of effects is intent, RETR, deliver, stored, DELE, Q
         CHECK(store.size() == 0);
         check_done(original, *server, app, store, true);
     }
+}
+
+TEST_CASE("fetch_new: group commit syncs and records a batch at once, before any DELE", "[leave]")
+{
+    for (const std::size_t batch : {1u, 2u, 3u, 64u}) {
+        INFO("batches of " << batch);
+        std::vector<std::string> events;
+        auto server = make_server(true);
+        server->events = &events;
+        const auto original = server->mailbox;
+        logging_store store;
+        store.events = &events;
+        app_storage app;
+        app.events = &events;
+        streaming_app delivery(app);
+        delivery.batching = true;
+        pop3::fetch_options options;
+        options.batch.max_messages = batch;
+        const auto out =
+            run_with(server, store, delivery, leave_policy::delete_after_fetch(), options);
+        REQUIRE_FALSE(out.ec);
+        CHECK(out.result.fetched == 4);
+        CHECK(out.result.deleted == 4);
+        check_done(original, *server, app, store, true);
+        const std::size_t batches = (4 + batch - 1) / batch;
+        CHECK(delivery.syncs == batches);
+        // One store write for the intent, one per batch (the rerun checks forget nothing).
+        CHECK(store.applies == 1 + batches);
+        for (const auto& uid : {std::string("uid-1"), std::string("uid-2"), original[3].uid,
+                                std::string("uid-6")}) {
+            CHECK(index_of(events, "D:" + uid) < index_of(events, "R:" + uid + ":stored"));
+            CHECK(index_of(events, "R:" + uid + ":stored") < index_of(events, "C:DELE 1"));
+        }
+    }
+}
+
+TEST_CASE("fetch_new: a failed sync records and deletes nothing of its batch", "[leave]")
+{
+    auto server = make_server(true);
+    const auto original = server->mailbox;
+    logging_store store;
+    app_storage app;
+    app.fail_call = 2; // the second message of the first batch does not reach the storage
+    streaming_app delivery(app);
+    delivery.batching = true;
+    pop3::fetch_options options;
+    options.batch.max_messages = 3;
+    auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch(), options);
+    CHECK(out.ec == pop3_test::generic_condition(std::errc::no_space_on_device));
+    CHECK(out.result.failed_stage == pop3::fetch_stage::delivery);
+    CHECK(out.result.fetched == 0);
+    CHECK(server->mailbox.size() == original.size()); // no DELE, no QUIT
+    CHECK(delivery.syncs == 1);
+    check_never_lost(original, *server, app);
+    // The batch was never confirmed: the rerun delivers it again, flagged maybe_delivered.
+    out = run_with(server, store, delivery, leave_policy::delete_after_fetch(), options);
+    REQUIRE_FALSE(out.ec);
+    CHECK(out.result.fetched == 4);
+    CHECK(out.result.redelivered == 3);
+    check_done(original, *server, app, store, true);
+    CHECK(app.violations == 0);
 }
 
 TEST_CASE("fetch_new: keep_forever leaves the mailbox alone; a rerun fetches nothing", "[leave]")
@@ -497,18 +589,26 @@ TEST_CASE("fetch_new: the store failing at every write, then reruns: nothing los
     for (const auto& policy : {leave_policy::delete_after_fetch(), leave_policy::keep_forever()}) {
         const bool deletes = policy.what == leave_policy::rule::delete_after_fetch;
         for (std::size_t fail = 1; fail <= 8; ++fail) {
-            INFO("apply " << fail << " fails, deletes " << deletes);
+          for (std::size_t batch = 1; batch <= 3; ++batch) {
+            INFO("apply " << fail << " fails, deletes " << deletes << ", batches of " << batch);
             auto server = make_server(fail % 2 == 0);
             const auto original = server->mailbox;
             logging_store store;
             store.fail_apply = fail;
             app_storage app;
-            auto out = run(server, store, app, policy);
+            pop3::fetch_options options;
+            options.batch.max_messages = batch;
+            streaming_app batching(app);
+            batching.batching = true;
+            auto out = batch == 2 ? run_with(server, store, batching, policy, options)
+                                  : run(server, store, app, policy, options);
             check_never_lost(original, *server, app);
             for (int attempt = 0; attempt < 3 && (out.ec || out.result.fetched > 0); ++attempt)
                 out = run(server, store, app, policy);
             REQUIRE_FALSE(out.ec);
             check_done(original, *server, app, store, deletes);
+            CHECK(batching.contract_violations == 0);
+          }
         }
     }
 }
@@ -543,9 +643,14 @@ TEST_CASE("fetch_new: the connection cut at every byte, both directions, then re
                     app_storage app;
                     // Alternate the whole-message callback and the streaming delivery;
                     // a message cut off must always be aborted.
+                    // Group commit in batches of 1 to 3 messages, the streaming delivery
+                    // syncing them itself every other time.
                     streaming_app delivery(app);
-                    auto out = cut % 2 == 0 ? run(server, store, app, policy)
-                                            : run_with(server, store, delivery, policy);
+                    delivery.batching = cut % 4 == 1;
+                    pop3::fetch_options options;
+                    options.batch.max_messages = 1 + cut / 2 % 3;
+                    auto out = cut % 2 == 0 ? run(server, store, app, policy, options)
+                                            : run_with(server, store, delivery, policy, options);
                     CHECK(delivery.contract_violations == 0);
                     CHECK_FALSE(delivery.open());
                     CHECK(delivery.begins == delivery.commits + delivery.aborts);
@@ -777,11 +882,15 @@ TEST_CASE("fetch_new streaming: a refused RETR is never begun; the run goes on",
     CHECK(delivery.begins == 3);
     CHECK(delivery.aborts == 0);
     CHECK(std::find(delivery.uids.begin(), delivery.uids.end(), "uid-2") == delivery.uids.end());
+    // Each message finishes once: the refused one when its -ERR arrives, the others when
+    // their batch is recorded (group commit).
     REQUIRE(finished.size() == 4);
-    CHECK(finished[1].first == "uid-2");
-    CHECK(finished[1].second == pop3::errc::server_error);
-    CHECK_FALSE(finished[0].second);
-    CHECK_FALSE(finished[3].second);
+    CHECK(finished[0].first == "uid-2");
+    CHECK(finished[0].second == pop3::errc::server_error);
+    for (std::size_t i = 1; i < finished.size(); ++i) {
+        CHECK(finished[i].first != "uid-2");
+        CHECK_FALSE(finished[i].second);
+    }
     // Refused, so certainly not delivered: no intent left to flag it next time.
     CHECK_FALSE(store.find("uid-2"));
 }

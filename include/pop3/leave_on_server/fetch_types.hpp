@@ -7,6 +7,7 @@
 #include <pop3/results.hpp>
 #include <pop3/leave_on_server/store.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -51,6 +52,15 @@ struct fetched_message {
 /// a lost connection. Any error returned stops the run (nothing more is fetched, nothing
 /// is deleted for this message).
 ///
+/// Group commit: `fetch_new` records the UIDs of several committed messages with one store
+/// write (one flush), then DELEs them. A delivery that can also make several messages durable
+/// at once says so with `batches()`: its `commit` then only has to finish a message (written
+/// completely, e.g. still in tmp/), and `sync` makes every message committed since the last
+/// `sync` durable with as few flushes as it can (e.g. syncfs, then the renames into new/ and
+/// one directory fsync). No UID is recorded, and no message deleted, before the `sync` that
+/// covers it succeeded. A crash loses at most one batch (`fetch_options::batch`): those
+/// messages are fetched again next time, flagged `maybe_delivered`.
+///
 /// Only one message is open at a time; the object is used from the calling thread only.
 class message_delivery {
 public:
@@ -67,6 +77,24 @@ public:
     /// Drops what was written of the current message (a failed or unfinished one). Also
     /// called after `begin` or `commit` failed; must cope with any state.
     virtual void abort() noexcept = 0;
+
+    /// True when `commit` leaves durability to `sync` (see the class comment). Default false:
+    /// every `commit` is durable on its own.
+    virtual bool batches() const noexcept { return false; }
+    /// Makes every message committed since the last `sync` durable (only called when
+    /// `batches()`). An error stops the run; those messages stay unrecorded and are fetched
+    /// again next time with `maybe_delivered` set, so they must not be lost by a failed sync.
+    virtual error_code sync() { return {}; }
+};
+
+/// How many committed messages `fetch_new` records (and, for a delivery that `batches()`,
+/// makes durable) together: a batch closes at whichever bound it reaches first, and at the
+/// end of the RETRs. `max_messages = 1` records every message on its own.
+struct commit_batch {
+    std::size_t max_messages = 64;              ///< messages per batch (at least 1)
+    std::uint64_t max_bytes = std::uint64_t{32} << 20; ///< message bytes per batch
+    /// Time since the batch's first message was committed.
+    std::chrono::milliseconds max_delay{1000};
 };
 
 /// Progress of a `fetch_new` run, passed to `fetch_options::progress`.
@@ -107,9 +135,12 @@ struct fetch_options {
     /// again; `false` (or no callback) re-delivers it with `maybe_delivered` set.
     std::function<bool(std::string_view uid)> already_stored;
     /// Called once before the first RETR (nothing done yet), after every chunk received,
-    /// and after every message finished (`fetch_progress::message` set). Not called when
-    /// there is nothing to fetch. An exception from it stops the run as a delivery's does.
+    /// and after every message finished (`fetch_progress::message` set): failed, or stored
+    /// and recorded, which happens for a whole `batch` at once. Not called when there is
+    /// nothing to fetch. An exception from it stops the run as a delivery's does.
     std::function<void(const fetch_progress&)> progress;
+    /// Group commit: how many messages are made durable and recorded together.
+    commit_batch batch;
 };
 
 /// A message that failed without stopping the run (say RETR or DELE answered -ERR because

@@ -16,6 +16,7 @@
 #include <pop3/session_state.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -124,24 +125,25 @@ public:
         outcomes_[next_ - 1] = outcome::maybe_delivered;
         if (auto failed = delivery_.commit()) return fail(failed, fetch_stage::delivery);
         open_ = false;
-        // Durable in the application's storage: now (and only now) record it.
-        const uid_entry entry{m.first_seen, true, false, std::nullopt};
-        error_code failed;
-        store_.record(m.uid, entry, failed);
-        if (failed) return fail(failed, fetch_stage::store);
-        outcomes_[next_ - 1] = outcome::stored;
-        ++result_.fetched;
-        result_.bytes += message_bytes_;
-        if (m.maybe_delivered) ++result_.redelivered;
-        if (policy_.deletes(entry, now_)) to_delete_.push_back({m.number, m.uid});
-        ++progress_.messages_done;
-        report(&info_, message_bytes_, {});
+        if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
+        batch_.push_back({next_ - 1, message_bytes_});
+        batch_bytes_ += message_bytes_;
+        const auto& bounds = options_.batch;
+        if (batch_.size() >= bounds.max_messages || batch_bytes_ >= bounds.max_bytes ||
+            std::chrono::steady_clock::now() - batch_started_ >= bounds.max_delay)
+            return record_batch();
         return {};
     }
 
     step on_retr_many(error_code e, session_state state)
     {
         abort_open(); // a message cut off by a lost connection
+        // The messages committed before the end (or before whatever stopped the batch) are
+        // in the application's storage: make them durable and record them now. The first
+        // failure is the one reported.
+        const auto stage = stopped_ ? stopped_stage_ : fetch_stage::session;
+        const bool earlier = static_cast<bool>(e);
+        if (auto failed = record_batch(); failed && !earlier) e = failed;
         // (1') Withdraw the intent of the messages that certainly did not reach the
         // application (never begun, refused by the server, or aborted), so that the next
         // run does not flag them `maybe_delivered`. An intent recorded by an earlier run
@@ -156,11 +158,11 @@ public:
         if (e) {
             // The batch stopped because the delivery or the store refused a message, or
             // because the session failed.
-            const auto stage = stopped_ ? stopped_stage_ : fetch_stage::session;
+            const auto why = earlier ? stage : stopped_stage_;
             const bool go_on =
                 stopped_ && options_.quit_after_failure && state == session_state::transaction;
-            if (!go_on) return stop(e, stage);
-            record_failure(e, stage);
+            if (!go_on) return stop(e, why);
+            record_failure(e, why);
         }
         return deletes();
     }
@@ -318,6 +320,41 @@ private:
         return delivery_.begin(info_);
     }
 
+    /// Makes the committed messages of the open batch durable (for a delivery that
+    /// `batches()`), then records them as stored with one store write: only now may they be
+    /// deleted. On failure they stay "delivery started" (fetched again next time, flagged
+    /// `maybe_delivered`), and the run stops.
+    error_code record_batch()
+    {
+        if (batch_.empty()) return {};
+        const auto batch = std::move(batch_);
+        batch_.clear();
+        batch_bytes_ = 0;
+        if (delivery_.batches()) {
+            if (auto failed = delivery_.sync()) return fail(failed, fetch_stage::delivery);
+        }
+        std::vector<uid_change> stored;
+        stored.reserve(batch.size());
+        for (const auto& b : batch)
+            stored.push_back({fetch_[b.index].uid,
+                              uid_entry{fetch_[b.index].first_seen, true, false, std::nullopt}});
+        error_code failed;
+        store_.apply(stored, failed);
+        if (failed) return fail(failed, fetch_stage::store);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const auto& m = fetch_[batch[i].index];
+            outcomes_[batch[i].index] = outcome::stored;
+            ++result_.fetched;
+            result_.bytes += batch[i].bytes;
+            if (m.maybe_delivered) ++result_.redelivered;
+            if (policy_.deletes(*stored[i].entry, now_)) to_delete_.push_back({m.number, m.uid});
+            ++progress_.messages_done;
+            const fetched_message_info info{m.number, m.uid, m.octets, m.maybe_delivered};
+            report(&info, batch[i].bytes, {});
+        }
+        return {};
+    }
+
     /// Stops the RETR batch: the driver's `retr_many` then ends with `failed`.
     error_code fail(error_code failed, fetch_stage stage)
     {
@@ -357,6 +394,13 @@ private:
     std::uint64_t message_bytes_ = 0;
     fetched_message_info info_;
     bool open_ = false;      ///< `begin` was called and neither `commit` succeeded nor `abort` ran
+    struct committed {
+        std::size_t index;   ///< in `fetch_`
+        std::uint64_t bytes; ///< received
+    };
+    std::vector<committed> batch_; ///< committed, not yet durable (maybe) and recorded
+    std::uint64_t batch_bytes_ = 0;
+    std::chrono::steady_clock::time_point batch_started_{};
     error_code stopped_; ///< set when the delivery or the store stopped the batch
     fetch_stage stopped_stage_ = fetch_stage::none; ///< which of them
 };
