@@ -127,7 +127,7 @@ void stop_if_signalled()
 /// What a run is doing: the start of every error message ("connecting to HOST port
 /// PORT: ..."), and what tells some errors' exit codes and hints apart.
 enum class stage {
-    starting,            ///< nothing yet (an error then has no stage in its text)
+    starting,            ///< before any of the below
     opening_destination, ///< the Maildir or mbox
     opening_state,       ///< the state file
     loading_ca,          ///< the CA certificates of --cafile / --capath
