@@ -42,7 +42,7 @@ using tls_client = pop3::client<net::ssl::stream<net::ip::tcp::socket>>;
 
 /// One mailbox, polled `rounds` times.
 net::awaitable<void> poll(account a, net::ssl::context& tls, int rounds,
-                           std::chrono::seconds interval, int& failures)
+                          std::chrono::seconds interval, int& failures)
 {
     auto executor = co_await net::this_coro::executor;
     const auto mode = a.tls == "implicit" ? pop3::tls_mode::implicit
@@ -106,16 +106,16 @@ int main(int argc, char** argv)
         if (fields >> a.host >> a.port >> a.tls >> a.user >> a.password) accounts.push_back(a);
     }
 
-    net::io_context ioc;    // one thread: everything below runs inside ioc.run()
+    net::io_context ioc;     // one thread: everything below runs inside ioc.run()
     pop3::tls_options trust; // the system trust store, unless --cafile is given
     trust.ca_file = cafile;
     auto tls = pop3::make_tls_context(trust);
     int failures = 0;
     for (const auto& a : accounts)
         net::co_spawn(ioc, poll(a, tls, rounds, std::chrono::seconds(interval), failures),
-                       [](std::exception_ptr e) {
-                           if (e) std::rethrow_exception(e); // a bug, not a server problem
-                       });
+                      [](std::exception_ptr e) {
+                          if (e) std::rethrow_exception(e); // a bug, not a server problem
+                      });
     ioc.run();
     return failures == 0 ? 0 : 1;
 }

@@ -132,7 +132,7 @@ enum class stage {
     opening_state,       ///< the state file
     loading_ca,          ///< the CA certificates of --cafile / --capath
     connecting,          ///< TCP, the greeting, TLS
-    logging_in,
+    logging_in,          ///< USER/PASS, APOP or SASL
     listing_sizes,       ///< --list: LIST
     listing_uids,        ///< --list: UIDL
     listing,             ///< fetching: UIDL and LIST
@@ -617,9 +617,10 @@ private:
         switch (result.failed_stage) {
         case pop3::fetch_stage::none: break;
         case pop3::fetch_stage::store:
-            throw storage_error(result.error, "cannot update the state file " + summary_.state_file);
+            throw storage_error(result.error,
+                                "cannot update the state file " + summary_.state_file);
         case pop3::fetch_stage::delivery:
-            dest_->rethrow_failure(); // names the file and the operation
+            dest_->rethrow_failure();        // names the file and the operation
             throw pop3::error(result.error); // a signal refused the next message
         case pop3::fetch_stage::session: throw pop3::error(result.error);
         }

@@ -24,8 +24,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -356,7 +356,8 @@ private:
         std::string mine(64 * 1024, '\0');
         std::string theirs(mine.size(), '\0');
         for (std::uint64_t at = 0; at < held_size;) {
-            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(held_size - at, mine.size()));
+            const auto n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(held_size - at, mine.size()));
             read_exactly(held_.get(), mine.data(), n, at, path_ + " (held copy)");
             read_exactly(fd_, theirs.data(), n, body + at, path_);
             if (std::memcmp(mine.data(), theirs.data(), n) != 0) return false;
@@ -374,7 +375,8 @@ private:
         std::string chunk(64 * 1024, '\0');
         const auto held_size = size_of_held_copy();
         for (std::uint64_t at = 0; at < held_size;) {
-            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(held_size - at, chunk.size()));
+            const auto n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(held_size - at, chunk.size()));
             read_exactly(held_.get(), chunk.data(), n, at, path_ + " (held copy)");
             out_.write(std::string_view(chunk.data(), n));
             at += n;
@@ -427,7 +429,7 @@ private:
     std::string separator_;
     std::string from_line_;
     pop3::unique_fd held_; // the held copy of a maybe_delivered message, or none
-    int writer_fd_ = -1; // where out_ writes
+    int writer_fd_ = -1;   // where out_ writes
     fd_writer out_;
     mboxrd_encoder encoder_{out_};
     std::string header_;

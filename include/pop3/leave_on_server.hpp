@@ -5,8 +5,8 @@
 #ifndef POP3_LEAVE_ON_SERVER_HPP
 #define POP3_LEAVE_ON_SERVER_HPP
 
-#include <pop3/leave_on_server/fetch_new.hpp>
 #include <pop3/leave_on_server/durable_file.hpp>
+#include <pop3/leave_on_server/fetch_new.hpp>
 #include <pop3/leave_on_server/fetch_types.hpp>
 #include <pop3/leave_on_server/file_store.hpp>
 #include <pop3/leave_on_server/journal.hpp>

@@ -34,7 +34,10 @@ inline error_code errno_code(int errno_value) noexcept
 }
 
 /// The calling thread's current `errno` as a `pop3::error_code`.
-inline error_code last_errno_code() noexcept { return errno_code(errno); }
+inline error_code last_errno_code() noexcept
+{
+    return errno_code(errno);
+}
 
 /// An owning file descriptor: closed by the destructor, `reset` and move-assignment.
 class unique_fd {
