@@ -2,6 +2,7 @@
 // destinations share: errors as errno codes, whole writes and reads, mkdir -p, the syncs.
 #include "../catch.hpp"
 #include "test_error_code.hpp"
+#include "test_temp_dir.hpp"
 
 #include <pop3/leave_on_server/durable_file.hpp>
 
@@ -10,30 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <utility>
 
-namespace fs = std::filesystem;
-
 namespace {
-
-/// A fresh directory under /tmp, removed at the end of the test.
-struct scratch_dir {
-    std::string path;
-    scratch_dir()
-    {
-        std::string tmpl = (fs::temp_directory_path() / "pop3-durable-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~scratch_dir()
-    {
-        std::error_code ec; // std::filesystem's
-        fs::remove_all(path, ec);
-    }
-};
 
 bool is_directory(const std::string& path)
 {
@@ -45,7 +26,7 @@ bool is_directory(const std::string& path)
 
 TEST_CASE("durable_file: a whole write reads back, and a read at the end stops short")
 {
-    scratch_dir dir;
+    pop3_test::temp_dir dir;
     const auto path = dir.path + "/message";
     pop3::error_code ec;
     auto fd = pop3::unique_fd::open(path, O_RDWR | O_CREAT | O_EXCL, ec);
@@ -77,7 +58,7 @@ TEST_CASE("durable_file: a whole write reads back, and a read at the end stops s
 
 TEST_CASE("durable_file: unique_fd owns one descriptor")
 {
-    scratch_dir dir;
+    pop3_test::temp_dir dir;
     pop3::error_code ec;
     auto a = pop3::unique_fd::open(dir.path + "/f", O_WRONLY | O_CREAT, ec);
     REQUIRE(a);
@@ -95,7 +76,7 @@ TEST_CASE("durable_file: unique_fd owns one descriptor")
 
 TEST_CASE("durable_file: create_directories makes the whole path, once")
 {
-    scratch_dir dir;
+    pop3_test::temp_dir dir;
     const auto deep = dir.path + "/a/b//c/";
     REQUIRE_FALSE(pop3::create_directories(deep));
     CHECK(is_directory(dir.path + "/a/b/c"));
