@@ -54,7 +54,9 @@ public:
         if (this != &other) reset(other.release());
         return *this;
     }
+    /// Not copyable: one owner closes the descriptor.
     unique_fd(const unique_fd&) = delete;
+    /// Not copyable: one owner closes the descriptor.
     unique_fd& operator=(const unique_fd&) = delete;
     /// Closes the descriptor held, if any.
     ~unique_fd() { reset(); }
