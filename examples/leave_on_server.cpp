@@ -18,7 +18,6 @@
 #include <iostream>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 #include <fcntl.h>
 
