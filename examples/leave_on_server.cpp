@@ -8,16 +8,18 @@
 // deleted before `deliver` confirmed it stored, and none is delivered twice.
 #include <pop3/client.hpp>
 #include <pop3/leave_on_server.hpp>
+#include <pop3/leave_on_server/durable_file.hpp>
 #include <pop3/tls.hpp>
 
-#include <asio/io_context.hpp>
+#include "net.hpp" // standalone Asio or Boost.Asio, as pop3 is built
 
+#include <cerrno>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <string_view>
-#include <system_error>
+
+#include <fcntl.h>
 
 /// The file name for a UID. A UID is the server's text (any bytes 0x21-0xFF, "../x"
 /// included): it must never become a path. Letters, digits, '-' and '_' stay; every other
@@ -54,29 +56,32 @@ int main(int argc, char** argv)
     const std::string out_dir = argv[4];
     const unsigned days = argc > 7 ? static_cast<unsigned>(std::stoul(argv[7])) : 14;
     try {
-        asio::io_context ioc;
+        net::io_context ioc;
         pop3::tls_options trust; // the system trust store, unless a CA file is given
         if (argc > 6) trust.ca_file = argv[6];
         auto tls = pop3::make_tls_context(trust);
-        pop3::client<asio::ssl::stream<asio::ip::tcp::socket>> c{ioc, tls};
+        pop3::client<net::ssl::stream<net::ip::tcp::socket>> c{ioc, tls};
         c.connect(argv[1], argc > 5 ? argv[5] : "995", pop3::tls_mode::implicit);
         c.login(argv[2], password);
 
         pop3::file_uid_store store(argv[3]); // locked: one run per account at a time
         const auto policy = pop3::leave_policy::delete_older_than_days(days);
 
-        // Called once per new message, whole; return success only once it is stored. (A
-        // real application would fsync, and use the UID to avoid a second copy when
-        // m.maybe_delivered is set: see fetch_new's documentation. For large messages,
-        // pass a pop3::message_delivery instead: each message then streams into it in
-        // constant memory, as pop3-fetch does.)
+        // Called once per new message, whole; return success only once it is stored: the
+        // file written, fsync'ed, and its directory entry fsync'ed. (The file is named by
+        // the UID, so a message delivered again with m.maybe_delivered set simply replaces
+        // its copy. For large messages, pass a pop3::message_delivery instead: each message
+        // then streams into it in constant memory, as pop3-fetch does.)
         auto deliver = [&](const pop3::fetched_message& m) -> pop3::error_code {
             const auto name = file_name_for(m.uid);
-            if (name.empty()) return std::make_error_code(std::errc::filename_too_long);
-            std::ofstream out(out_dir + "/" + name, std::ios::binary);
-            out.write(m.bytes.data(), static_cast<std::streamsize>(m.bytes.size()));
-            out.close();
-            return out ? pop3::error_code{} : std::make_error_code(std::errc::io_error);
+            if (name.empty()) return pop3::errno_code(ENAMETOOLONG);
+            pop3::error_code ec;
+            const auto file =
+                pop3::unique_fd::open(out_dir + "/" + name, O_WRONLY | O_CREAT | O_TRUNC, ec);
+            if (!ec) ec = pop3::write_all(file.get(), m.bytes);
+            if (!ec) ec = pop3::sync_file(file.get());
+            if (!ec) ec = pop3::sync_directory(out_dir);
+            return ec;
         };
         const auto result = pop3::fetch_new(c, store, policy, deliver);
         std::cout << result.fetched << " new, " << result.deleted << " deleted from the server\n";

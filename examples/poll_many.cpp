@@ -11,10 +11,16 @@
 #include <pop3/client.hpp>
 #include <pop3/tls.hpp>
 
+#include "net.hpp" // standalone Asio or Boost.Asio, as pop3 is built
+
+#include <utility> // before awaitable.hpp: Boost 1.74's uses std::exchange without it
+#if defined(POP3_USE_BOOST_ASIO)
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#else
 #include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#endif
 
 #include <chrono>
 #include <exception>
@@ -32,13 +38,13 @@ struct account {
     std::string name() const { return user + "@" + host + ":" + port; }
 };
 
-using tls_client = pop3::client<asio::ssl::stream<asio::ip::tcp::socket>>;
+using tls_client = pop3::client<net::ssl::stream<net::ip::tcp::socket>>;
 
 /// One mailbox, polled `rounds` times.
-asio::awaitable<void> poll(account a, asio::ssl::context& tls, int rounds,
-                           std::chrono::seconds interval, int& failures)
+net::awaitable<void> poll(account a, net::ssl::context& tls, int rounds,
+                          std::chrono::seconds interval, int& failures)
 {
-    auto executor = co_await asio::this_coro::executor;
+    auto executor = co_await net::this_coro::executor;
     const auto mode = a.tls == "implicit" ? pop3::tls_mode::implicit
                       : a.tls == "none"   ? pop3::tls_mode::none
                                           : pop3::tls_mode::starttls;
@@ -47,15 +53,15 @@ asio::awaitable<void> poll(account a, asio::ssl::context& tls, int rounds,
         try {
             tls_client c{executor, tls};
             c.set_timeouts(pop3::timeouts{std::chrono::seconds(10), std::chrono::seconds(30)});
-            co_await c.async_connect(a.host, a.port, mode, asio::use_awaitable);
+            co_await c.async_connect(a.host, a.port, mode, net::use_awaitable);
             // Strongest method offered. (GCC 12 miscompiles a temporary with a destructor inside
             // a co_await expression in a loop: pass a named pop3::login_options, not `{}`.)
-            co_await c.async_login(a.user, a.password, asio::use_awaitable);
-            const auto uids = co_await c.async_uidl(asio::use_awaitable);
+            co_await c.async_login(a.user, a.password, net::use_awaitable);
+            const auto uids = co_await c.async_uidl(net::use_awaitable);
             std::size_t fresh = 0;
             for (const auto& m : uids)
                 if (known.insert(m.uid).second) ++fresh;
-            co_await c.async_quit(asio::use_awaitable);
+            co_await c.async_quit(net::use_awaitable);
             std::cout << a.name() << ": round " << round << ": " << uids.size() << " messages, "
                       << fresh << " new\n";
         } catch (const pop3::error& e) {
@@ -67,8 +73,8 @@ asio::awaitable<void> poll(account a, asio::ssl::context& tls, int rounds,
             std::cout << a.name() << ": round " << round << ": " << e.code().message() << '\n';
         }
         if (round < rounds) {
-            asio::steady_timer timer(executor, interval);
-            co_await timer.async_wait(asio::use_awaitable);
+            net::steady_timer timer(executor, interval);
+            co_await timer.async_wait(net::use_awaitable);
         }
     }
 }
@@ -100,16 +106,16 @@ int main(int argc, char** argv)
         if (fields >> a.host >> a.port >> a.tls >> a.user >> a.password) accounts.push_back(a);
     }
 
-    asio::io_context ioc;    // one thread: everything below runs inside ioc.run()
+    net::io_context ioc;     // one thread: everything below runs inside ioc.run()
     pop3::tls_options trust; // the system trust store, unless --cafile is given
     trust.ca_file = cafile;
     auto tls = pop3::make_tls_context(trust);
     int failures = 0;
     for (const auto& a : accounts)
-        asio::co_spawn(ioc, poll(a, tls, rounds, std::chrono::seconds(interval), failures),
-                       [](std::exception_ptr e) {
-                           if (e) std::rethrow_exception(e); // a bug, not a server problem
-                       });
+        net::co_spawn(ioc, poll(a, tls, rounds, std::chrono::seconds(interval), failures),
+                      [](std::exception_ptr e) {
+                          if (e) std::rethrow_exception(e); // a bug, not a server problem
+                      });
     ioc.run();
     return failures == 0 ? 0 : 1;
 }

@@ -6,7 +6,7 @@
 // certificate is checked against the system trust store (or the optional CA file).
 #include <pop3/pop3.hpp>
 
-#include <asio/io_context.hpp>
+#include "net.hpp" // standalone Asio or Boost.Asio, as pop3 is built
 
 #include <cstdlib>
 #include <iostream>
@@ -19,11 +19,11 @@ int main(int argc, char** argv)
     }
     const char* port = argc > 3 ? argv[3] : "995";
     try {
-        asio::io_context ioc;
+        net::io_context ioc;
         pop3::tls_options trust; // the system trust store, unless a CA file is given
         if (argc > 4) trust.ca_file = argv[4];
         auto tls = pop3::make_tls_context(trust);
-        pop3::client<asio::ssl::stream<asio::ip::tcp::socket>> c{ioc, tls};
+        pop3::client<net::ssl::stream<net::ip::tcp::socket>> c{ioc, tls};
         c.connect(argv[1], port, pop3::tls_mode::implicit); // chain and host name verified
         c.login(argv[2], std::getenv("POP3_PASSWORD"));     // strongest method offered
         const auto uids = c.uidl();

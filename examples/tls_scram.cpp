@@ -5,7 +5,7 @@
 //     POP3_PASSWORD=... ./tls_scram HOST USER [PORT=110] [CA-FILE]
 #include <pop3/pop3.hpp>
 
-#include <asio/io_context.hpp>
+#include "net.hpp" // standalone Asio or Boost.Asio, as pop3 is built
 
 #include <cstdlib>
 #include <iostream>
@@ -18,11 +18,11 @@ int main(int argc, char** argv)
         return 2;
     }
     try {
-        asio::io_context ioc;
+        net::io_context ioc;
         pop3::tls_options trust; // the system trust store, unless a CA file is given
         if (argc > 4) trust.ca_file = argv[4];
         auto tls = pop3::make_tls_context(trust);
-        pop3::client<asio::ssl::stream<asio::ip::tcp::socket>> c{ioc, tls};
+        pop3::client<net::ssl::stream<net::ip::tcp::socket>> c{ioc, tls};
 
         // tls_mode::starttls fails with errc::tls_required when the server does not
         // offer STLS: no silent downgrade.

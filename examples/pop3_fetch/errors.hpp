@@ -2,14 +2,10 @@
 #ifndef POP3_FETCH_ERRORS_HPP
 #define POP3_FETCH_ERRORS_HPP
 
+#include "../net.hpp"
 #include "options.hpp"
 
 #include <pop3/error.hpp>
-
-#include <asio/error.hpp>
-#include <asio/ssl/error.hpp>
-
-#include <openssl/ssl.h>
 
 #include <string>
 #include <system_error>
@@ -60,18 +56,25 @@ inline error_class classify(const pop3::error_code& ec)
     }
     // A peer that closes a TLS session without close_notify is a network event; every
     // other error from the TLS layer (verification, handshake, alerts) is a TLS failure.
-    if (ec == asio::ssl::error::stream_truncated) return {exit_code::network, "network"};
-    if (ec.category() == asio::error::get_ssl_category() ||
-        ec.category() == asio::ssl::error::get_stream_category())
+    if (ec == net::ssl::error::stream_truncated) return {exit_code::network, "network"};
+    if (ec.category() == net::error::get_ssl_category() ||
+        ec.category() == net::ssl::error::get_stream_category())
         return {exit_code::tls, "tls"};
     // Sockets and name resolution: everything else from Asio/the OS during the session.
-    if (ec.category() == asio::error::get_system_category() ||
-        ec.category() == asio::error::get_netdb_category() ||
-        ec.category() == asio::error::get_addrinfo_category() ||
-        ec.category() == asio::error::get_misc_category() ||
-        ec.category() == std::system_category() || ec.category() == std::generic_category())
+    if (ec.category() == net::error::get_system_category() ||
+        ec.category() == net::error::get_netdb_category() ||
+        ec.category() == net::error::get_addrinfo_category() ||
+        ec.category() == net::error::get_misc_category())
         return {exit_code::network, "network"};
     return {exit_code::failure, "internal"};
+}
+
+/// Whether the server's certificate failed the check: then the error's
+/// `last_error_reply().detail` is the verifier's reason, not the server's text.
+inline bool is_certificate_error(const pop3::error_code& ec)
+{
+    return ec == pop3::errc::certificate_untrusted || ec == pop3::errc::certificate_name_mismatch ||
+           ec == pop3::errc::certificate_expired;
 }
 
 /// What happened, in this tool's terms. The library's own text is used where it names
@@ -117,7 +120,9 @@ inline std::string auth_option_value(pop3::auth_method m)
 /// What a failing run knew about the session, for the hint.
 struct hint_context {
     bool connecting = false; ///< the error came from connect (before login)
-    long verify_result = 0;  ///< OpenSSL's certificate verdict (X509_V_OK: none)
+    /// Why the certificate check failed, in the TLS library's words ("certificate has
+    /// expired"); empty when not known.
+    std::string verify_reason;
     std::vector<pop3::auth_method> offered; ///< the login methods the server offers
     bool not_tls_either = false; ///< a TLS handshake on the silent port failed too
 };
@@ -130,11 +135,12 @@ inline std::string hint(const pop3::error_code& ec, const options& o, const hint
         return "the certificate does not name " + o.host +
                "; use --host with a name the certificate lists";
     if (ec == pop3::errc::certificate_untrusted || ec == pop3::errc::certificate_expired) {
-        std::string h = "OpenSSL says: ";
-        h += X509_verify_cert_error_string(at.verify_result);
+        std::string h;
+        if (!at.verify_reason.empty()) h = "OpenSSL says: " + at.verify_reason;
         if (ec == pop3::errc::certificate_untrusted)
-            h += o.cafile.empty() ? "; if the server uses a private CA, pass it with --cafile FILE"
-                                  : "; is " + o.cafile + " the CA that signed it?";
+            h += std::string(h.empty() ? "" : "; ") +
+                 (o.cafile.empty() ? "if the server uses a private CA, pass it with --cafile FILE"
+                                   : "is " + o.cafile + " the CA that signed it?");
         return h;
     }
     if (ec == pop3::errc::ca_certificates_unreadable)
@@ -163,7 +169,7 @@ inline std::string hint(const pop3::error_code& ec, const options& o, const hint
             h += "; without TLS, most also need --allow-plaintext";
         return h + ")";
     }
-    if (ec == asio::error::connection_refused)
+    if (ec == net::error::connection_refused)
         return "nothing listens on " + o.host + " port " + o.port + "; check --host and --port";
     if (ec == pop3::errc::timeout) {
         if (at.connecting && o.tls_mode() != pop3::tls_mode::implicit && !at.not_tls_either)

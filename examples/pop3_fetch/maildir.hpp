@@ -36,7 +36,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace pop3_fetch {
@@ -90,7 +89,7 @@ protected:
 
     void do_write(std::string_view chunk) override
     {
-        if (existing_fd_ >= 0) {
+        if (existing_fd_) {
             if (same_as_existing(chunk)) return;
             store_after_all();
         }
@@ -99,16 +98,18 @@ protected:
 
     std::string do_commit() override
     {
-        if (existing_fd_ >= 0) {
+        if (existing_fd_) {
             // The whole message matched so far: the file must also end here.
             char extra = 0;
-            const auto n = ::pread(existing_fd_, &extra, 1, matched_);
-            if (n < 0) throw_errno("cannot read " + existing_path_);
+            std::size_t n = 0;
+            check(pop3::read_at(existing_fd_.get(), &extra, 1, matched_, n),
+                  "cannot read " + existing_path_);
             if (n == 0) {
                 // Already stored by an earlier run: make its directory entry durable (that
                 // run may have died before its fsync) and count it as stored.
                 close_existing();
-                sync_dir(parent_dir(existing_path_));
+                const auto dir = pop3::directory_of(existing_path_);
+                check(pop3::sync_directory(dir), "cannot fsync directory " + dir);
                 std::string path;
                 path.swap(existing_path_);
                 test_hook_after_commit();
@@ -117,12 +118,8 @@ protected:
             store_after_all();
         }
         out_.flush();
-        sync_fd(fd_, tmp_path_);
-        if (::close(fd_) != 0) {
-            fd_ = -1;
-            throw_errno("cannot close " + tmp_path_);
-        }
-        fd_ = -1;
+        check(pop3::sync_file(fd_.get()), "cannot fsync " + tmp_path_);
+        if (::close(fd_.release()) != 0) throw_errno("cannot close " + tmp_path_);
         // link + unlink never replaces an existing file (rename would); file systems
         // without hard links get rename.
         std::string final_path = dir_ + "/new/" + name_;
@@ -138,7 +135,7 @@ protected:
                 throw_errno("cannot move " + tmp_path_ + " to " + final_path);
         }
         tmp_path_.clear();
-        sync_dir(dir_ + "/new");
+        check(pop3::sync_directory(dir_ + "/new"), "cannot fsync directory " + dir_ + "/new");
         test_hook_after_commit();
         return final_path;
     }
@@ -149,8 +146,7 @@ protected:
         close_existing();
         existing_path_.clear();
         out_.discard();
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
+        fd_.reset();
         if (!tmp_path_.empty()) ::unlink(tmp_path_.c_str());
         tmp_path_.clear();
     }
@@ -173,12 +169,13 @@ private:
         for (int attempt = 0; attempt < 100; ++attempt) {
             name_ = unique_name();
             tmp_path_ = dir_ + "/tmp/" + name_;
-            fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-            if (fd_ >= 0) break;
-            if (errno != EEXIST) throw_errno("cannot create " + tmp_path_);
+            pop3::error_code ec;
+            fd_ = pop3::unique_fd::open(tmp_path_, O_WRONLY | O_CREAT | O_EXCL, ec, 0600);
+            if (fd_) break;
+            if (ec.value() != EEXIST) throw storage_error(ec, "cannot create " + tmp_path_);
         }
-        if (fd_ < 0) throw storage_error(EEXIST, "cannot find a free name in " + dir_ + "/tmp");
-        out_ = fd_writer(fd_, tmp_path_);
+        if (!fd_) throw storage_error(EEXIST, "cannot find a free name in " + dir_ + "/tmp");
+        out_ = fd_writer(fd_.get(), tmp_path_);
     }
 
     /// True if `name` carries `tag_` (followed by the end, another ",field" or ":info").
@@ -214,13 +211,14 @@ private:
                 throw storage_error(read_errno, "cannot read directory " + sub_dir);
             if (found.empty()) continue;
             existing_path_ = sub_dir + "/" + found;
-            existing_fd_ = ::open(existing_path_.c_str(), O_RDONLY | O_CLOEXEC);
-            if (existing_fd_ >= 0) {
+            pop3::error_code ec;
+            existing_fd_ = pop3::unique_fd::open(existing_path_, O_RDONLY, ec);
+            if (existing_fd_) {
                 matched_ = 0;
                 return true;
             }
             // Moved from new/ to cur/ by a reader right now: cur/ comes next.
-            if (errno != ENOENT) throw_errno("cannot open " + existing_path_);
+            if (ec.value() != ENOENT) throw storage_error(ec, "cannot open " + existing_path_);
             existing_path_.clear();
         }
         return false;
@@ -232,14 +230,11 @@ private:
         char buf[16 * 1024];
         while (!chunk.empty()) {
             const auto want = chunk.size() < sizeof buf ? chunk.size() : sizeof buf;
-            const auto n = ::pread(existing_fd_, buf, want, matched_);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                throw_errno("cannot read " + existing_path_);
-            }
-            const auto got = static_cast<std::size_t>(n);
+            std::size_t got = 0;
+            check(pop3::read_at(existing_fd_.get(), buf, want, matched_, got),
+                  "cannot read " + existing_path_);
             if (got == 0 || std::memcmp(buf, chunk.data(), got) != 0) return false;
-            matched_ += static_cast<off_t>(got);
+            matched_ += got;
             chunk.remove_prefix(got);
         }
         return true;
@@ -251,27 +246,18 @@ private:
     {
         open_tmp();
         char buf[16 * 1024];
-        off_t at = 0;
-        while (at < matched_) {
-            const auto left = static_cast<std::size_t>(matched_ - at);
-            const auto n = ::pread(existing_fd_, buf, left < sizeof buf ? left : sizeof buf, at);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                throw_errno("cannot read " + existing_path_);
-            }
-            if (n == 0) throw storage_error(EIO, existing_path_ + " shrank while being read");
-            out_.write(std::string_view(buf, static_cast<std::size_t>(n)));
+        for (std::uint64_t at = 0; at < matched_;) {
+            const auto left = matched_ - at;
+            const auto n = static_cast<std::size_t>(left < sizeof buf ? left : sizeof buf);
+            read_exactly(existing_fd_.get(), buf, n, at, existing_path_);
+            out_.write(std::string_view(buf, n));
             at += n;
         }
         close_existing();
         existing_path_.clear();
     }
 
-    void close_existing() noexcept
-    {
-        if (existing_fd_ >= 0) ::close(existing_fd_);
-        existing_fd_ = -1;
-    }
+    void close_existing() noexcept { existing_fd_.reset(); }
 
     /// The host name with '/' and ':' encoded as the Maildir convention asks.
     static std::string safe_hostname()
@@ -293,14 +279,14 @@ private:
     std::string tag_;  ///< the current message's ",P=..." tag
     std::string name_;
     std::string tmp_path_;
-    int fd_ = -1;
+    pop3::unique_fd fd_;
     fd_writer out_;
     unsigned long sequence_ = 0;
     // A copy stored by an earlier run (maybe_delivered): its path, the open file, and how
     // many of its bytes the incoming message matched so far.
     std::string existing_path_;
-    int existing_fd_ = -1;
-    off_t matched_ = 0;
+    pop3::unique_fd existing_fd_;
+    std::uint64_t matched_ = 0;
 };
 
 } // namespace pop3_fetch

@@ -9,6 +9,7 @@
 // The order of effects is pop3::fetch_new's, not this file's: a message is only ever
 // marked for deletion after it was durably stored and recorded, and deletion only happens
 // at QUIT: whatever goes wrong before, nothing is lost on the server.
+#include "../net.hpp"
 #include "errors.hpp"
 #include "json.hpp"
 #include "maildir.hpp"
@@ -23,13 +24,11 @@
 #include <pop3/client.hpp>
 #include <pop3/exception.hpp>
 #include <pop3/leave_on_server.hpp>
+#include <pop3/leave_on_server/durable_file.hpp>
 #include <pop3/tls.hpp>
 
-#include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/ssl/stream.hpp>
-
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -60,7 +59,7 @@
 namespace pop3_fetch {
 namespace {
 
-using tls_client = pop3::client<asio::ssl::stream<asio::ip::tcp::socket>>;
+using tls_client = pop3::client<net::ssl::stream<net::ip::tcp::socket>>;
 
 // ---------------------------------------------------------------------------------------
 // Signals: SIGINT, SIGTERM and SIGHUP stop the run the safe way. The first one lets the
@@ -124,6 +123,23 @@ void stop_if_signalled()
 {
     if (g_signal != 0) throw interrupted{};
 }
+
+/// What a run is doing: the start of every error message ("connecting to HOST port
+/// PORT: ..."), and what tells some errors' exit codes and hints apart.
+enum class stage {
+    starting,            ///< before any of the below
+    opening_destination, ///< the Maildir or mbox
+    opening_state,       ///< the state file
+    loading_ca,          ///< the CA certificates of --cafile / --capath
+    connecting,          ///< TCP, the greeting, TLS
+    logging_in,          ///< USER/PASS, APOP or SASL
+    listing_sizes,       ///< --list: LIST
+    listing_uids,        ///< --list: UIDL
+    listing,             ///< fetching: UIDL and LIST
+    fetching,            ///< RETR
+    deleting,            ///< after the last message: DELE and QUIT
+    quitting,            ///< --list: QUIT
+};
 
 /// Control characters from the server must not reach the terminal raw.
 std::string printable(std::string_view s)
@@ -327,12 +343,12 @@ public:
     explicit interruptible_delivery(pop3::message_delivery& inner) : inner_(inner) {}
     pop3::error_code begin(const pop3::fetched_message_info& m) override
     {
-        if (g_signal != 0) return std::make_error_code(std::errc::interrupted);
+        if (g_signal != 0) return pop3::errno_code(EINTR);
         return inner_.begin(m);
     }
     pop3::error_code write(std::string_view chunk) override
     {
-        if (g_signal != 0) return std::make_error_code(std::errc::interrupted);
+        if (g_signal != 0) return pop3::errno_code(EINTR);
         return inner_.write(chunk);
     }
     pop3::error_code commit() override { return inner_.commit(); }
@@ -371,7 +387,7 @@ private:
 
     void open_session()
     {
-        phase_ = "loading the CA certificates";
+        stage_ = stage::loading_ca;
         for (const auto* f : {&o_.cafile, &o_.capath})
             if (!f->empty() && ::access(f->c_str(), R_OK) != 0)
                 throw usage_error("cannot read " + *f);
@@ -398,13 +414,13 @@ private:
             });
         }
 
-        phase_ = "connecting to " + o_.host + " port " + o_.port;
+        stage_ = stage::connecting;
         stop_if_signalled();
         connect(c);
         g_socket_fd = c.next_layer().native_handle();
 
         stop_if_signalled();
-        phase_ = "logging in as " + cred_.user;
+        stage_ = stage::logging_in;
         pop3::login_options lo;
         lo.method = o_.auth;
         lo.allow_plaintext = o_.allow_plaintext;
@@ -425,10 +441,10 @@ private:
     std::vector<listed_message> scan()
     {
         auto& c = *client_;
-        phase_ = "listing the messages (LIST)";
+        stage_ = stage::listing_sizes;
         const auto sizes = c.list();
         std::map<pop3::message_number, std::string> uids;
-        phase_ = "listing unique IDs (UIDL)";
+        stage_ = stage::listing_uids;
         try {
             for (auto& u : c.uidl()) uids[u.number] = std::move(u.uid);
         } catch (const pop3::error&) {
@@ -461,10 +477,10 @@ private:
         pop3::error_code result;
         bool done = false;
         bool port_speaks_tls = false;
-        asio::steady_timer silence(ioc_);
-        std::optional<asio::ssl::context> probe_context;
-        std::optional<asio::ssl::stream<asio::ip::tcp::socket>> probe;
-        asio::steady_timer probe_limit(ioc_);
+        net::steady_timer silence(ioc_);
+        std::optional<net::ssl::context> probe_context;
+        std::optional<net::ssl::stream<net::ip::tcp::socket>> probe;
+        net::steady_timer probe_limit(ioc_);
         c.async_connect(o_.host, o_.port, o_.tls_mode(), [&](pop3::error_code ec) {
             result = ec;
             done = true;
@@ -483,8 +499,8 @@ private:
             pop3::error_code ignored;
             const auto peer = c.next_layer().remote_endpoint(ignored);
             if (ec || done || ignored) return; // answered, or still connecting
-            probe_context.emplace(asio::ssl::context::tls_client);
-            probe_context->set_verify_mode(asio::ssl::verify_none); // only: is it TLS?
+            probe_context.emplace(net::ssl::context::tls_client);
+            probe_context->set_verify_mode(net::ssl::verify_none); // only: is it TLS?
             probe.emplace(ioc_, *probe_context);
             probe_limit.expires_after(std::chrono::seconds(3));
             probe_limit.async_wait([&](pop3::error_code e) {
@@ -492,10 +508,10 @@ private:
             });
             probe->lowest_layer().async_connect(peer, [&](pop3::error_code e) {
                 if (e || done) return;
-                probe->async_handshake(asio::ssl::stream_base::client, [&](pop3::error_code h) {
+                probe->async_handshake(net::ssl::stream_base::client, [&](pop3::error_code h) {
                     probe_limit.cancel();
                     // Refused (not cut short by a time limit): the port is not TLS.
-                    if (h && h != asio::error::operation_aborted) not_tls_either_ = true;
+                    if (h && h != net::error::operation_aborted) not_tls_either_ = true;
                     if (h || done) return;
                     port_speaks_tls = true; // a TLS server: stop waiting for a greeting
                     c.next_layer().close(h);
@@ -513,7 +529,7 @@ private:
 
     void logout()
     {
-        phase_ = "logging out (QUIT)";
+        stage_ = stage::quitting;
         client_->quit();
     }
 
@@ -552,7 +568,7 @@ private:
 
     std::unique_ptr<destination> open_destination()
     {
-        phase_ = "opening the destination";
+        stage_ = stage::opening_destination;
         // The account goes into each Maildir file's tag: how a message delivered again
         // after a crash (maybe_delivered) is found already stored (see maildir.hpp).
         if (!o_.maildir.empty())
@@ -576,17 +592,16 @@ private:
                          ? pop3::leave_policy::delete_older_than_days(*o_.delete_after_days)
                          : pop3::leave_policy::keep_forever();
         if (o_.keep || !o_.state_file.empty()) {
-            phase_ = "opening the state file";
-            const auto path =
+            stage_ = stage::opening_state;
+            summary_.state_file =
                 o_.state_file.empty() ? default_state_file(o_, cred_.user) : o_.state_file;
-            state_ = uid_state::open_file(path);
-            summary_.state_file = path;
+            state_ = open_state_file(summary_.state_file);
         } else {
-            state_ = uid_state::in_memory();
+            state_ = state_in_memory();
         }
 
         open_session();
-        phase_ = "listing the messages (UIDL, LIST)";
+        stage_ = stage::listing;
         pop3::fetch_options options;
         if (o_.max) options.max_messages = *o_.max;
         // After a storage failure, still DELE what was stored and QUIT. Without a state
@@ -599,10 +614,16 @@ private:
         const auto result = pop3::fetch_new(*client_, *state_, policy, delivery, options, ec);
         progress_.finish();
         record_result(result);
-        // What stopped the run: the state file, the destination, or the session.
-        state_->rethrow_failure();
-        dest_->rethrow_failure();
-        if (ec) throw pop3::error(ec);
+        switch (result.failed_stage) {
+        case pop3::fetch_stage::none: break;
+        case pop3::fetch_stage::store:
+            throw storage_error(result.error,
+                                "cannot update the state file " + summary_.state_file);
+        case pop3::fetch_stage::delivery:
+            dest_->rethrow_failure();        // names the file and the operation
+            throw pop3::error(result.error); // a signal refused the next message
+        case pop3::fetch_stage::session: throw pop3::error(result.error);
+        }
         report_summary();
         return summary_.failed != 0 ? exit_code::server : exit_code::ok;
     }
@@ -612,7 +633,7 @@ private:
     {
         if (!fetching_) {
             fetching_ = true;
-            phase_ = "fetching messages (RETR)";
+            stage_ = stage::fetching;
             progress_ = progress_bar(p.messages_total != 0 && !o_.quiet && !o_.json && !o_.trace &&
                                      !o_.no_progress && progress_bar::stderr_is_terminal());
             progress_.start(static_cast<std::uint32_t>(p.messages_total), p.bytes_total);
@@ -626,8 +647,7 @@ private:
             }
         }
         progress_.update(static_cast<std::uint32_t>(p.messages_done), p.bytes_done);
-        if (p.messages_done == p.messages_total)
-            phase_ = "marking messages for deletion (DELE) and logging out (QUIT)";
+        if (p.messages_done == p.messages_total) stage_ = stage::deleting;
     }
 
     /// A message is durably stored and recorded: now (and only now) it may be deleted.
@@ -711,21 +731,37 @@ private:
 
     // ---- errors --------------------------------------------------------------------------
 
+    /// What the run is doing, for messages.
+    std::string stage_text() const
+    {
+        switch (stage_) {
+        case stage::starting: return "starting";
+        case stage::opening_destination: return "opening the destination";
+        case stage::opening_state: return "opening the state file";
+        case stage::loading_ca: return "loading the CA certificates";
+        case stage::connecting: return "connecting to " + o_.host + " port " + o_.port;
+        case stage::logging_in: return "logging in as " + cred_.user;
+        case stage::listing_sizes: return "listing the messages (LIST)";
+        case stage::listing_uids: return "listing unique IDs (UIDL)";
+        case stage::listing: return "listing the messages (UIDL, LIST)";
+        case stage::fetching: return "fetching messages (RETR)";
+        case stage::deleting: return "marking messages for deletion (DELE) and logging out (QUIT)";
+        case stage::quitting: return "logging out (QUIT)";
+        }
+        return "running";
+    }
+
     failure describe(const std::exception_ptr& ep)
     {
         failure f;
-        try {
-            std::rethrow_exception(ep);
-        } catch (...) {
-            if (g_signal != 0) { // whatever the signal made fail
-                const int signo = g_signal;
-                f.cls = {static_cast<exit_code>(128 + signo), "interrupted"};
-                f.message = std::string("interrupted by ") + signal_name(signo) +
-                            " while " + phase_ +
-                            ": every message reported as fetched is stored; the rest stays on "
-                            "the server for the next run";
-                return f;
-            }
+        if (g_signal != 0) { // whatever the signal made fail
+            const int signo = g_signal;
+            f.cls = {static_cast<exit_code>(128 + signo), "interrupted"};
+            f.message = std::string("interrupted by ") + signal_name(signo) + " while " +
+                        stage_text() +
+                        ": every message reported as fetched is stored; the rest stays on "
+                        "the server for the next run";
+            return f;
         }
         try {
             std::rethrow_exception(ep);
@@ -734,40 +770,45 @@ private:
             f.message = e.what();
         } catch (const tls_mode_error& e) {
             f.cls = {exit_code::tls, "tls"};
-            f.message = phase_ + ": " + e.what();
+            f.message = stage_text() + ": " + e.what();
         } catch (const storage_error& e) {
             f.cls = {exit_code::storage, "storage"};
-            f.message = std::string(e.what());
+            f.message = e.what();
         } catch (const pop3::error& e) {
-            f.cls = classify(e.code());
-            f.message = error_text(e.code());
             const auto& r = e.reply();
-            if (!r.text.empty() || !r.code.text.empty())
-                f.server_response = (r.code.text.empty() ? "" : "[" + r.code.text + "] ") + r.text;
-            if (!r.detail.empty()) f.server_response += " (" + r.detail + ")";
-        } catch (const std::system_error& e) {
             f.cls = classify(e.code());
-            if (phase_ == "loading the CA certificates") f.cls = {exit_code::tls, "tls"};
-            f.message = error_text(e.code());
+            if (is_certificate_error(e.code())) {
+                // Here `detail` is the local verifier's reason, not the server's word.
+                f.message = error_text(e.code(), r.detail);
+            } else {
+                f.message = error_text(e.code(), {});
+                if (!r.text.empty() || !r.code.text.empty())
+                    f.server_response =
+                        (r.code.text.empty() ? "" : "[" + r.code.text + "] ") + r.text;
+                if (!r.detail.empty()) f.server_response += " (" + r.detail + ")";
+            }
+        } catch (const pop3::system_error& e) { // from Asio, e.g. a CA file it cannot load
+            f.cls = stage_ == stage::loading_ca ? error_class{exit_code::tls, "tls"}
+                                                : classify(e.code());
+            f.message = error_text(e.code(), {});
         } catch (const std::exception& e) {
             f.cls = {exit_code::failure, "internal"};
-            f.message = (phase_.empty() ? std::string() : phase_ + ": ") + "internal error: " +
-                        e.what() + "; please report it";
+            f.message = (stage_ == stage::starting ? std::string() : stage_text() + ": ") +
+                        "internal error: " + e.what() + "; please report it";
         }
         return f;
     }
 
-    std::string error_text(const pop3::error_code& ec)
+    /// The stage, what happened and what to do; `verify_reason`: why the certificate
+    /// check failed, in the TLS library's words (empty: not known).
+    std::string error_text(const pop3::error_code& ec, const std::string& verify_reason)
     {
         hint_context at;
-        at.connecting = phase_.rfind("connecting", 0) == 0;
-        at.verify_result = X509_V_OK;
-        if (client_) {
-            at.verify_result = SSL_get_verify_result(client_->stream().native_handle());
-            at.offered = client_->offered_auth_methods();
-        }
+        at.connecting = stage_ == stage::connecting;
+        at.verify_reason = verify_reason;
+        if (client_) at.offered = client_->offered_auth_methods();
         at.not_tls_either = not_tls_either_;
-        std::string text = phase_ + ": " + what_happened(ec);
+        std::string text = stage_text() + ": " + what_happened(ec);
         const auto h = hint(ec, o_, at);
         if (!h.empty()) text += " -- " + h;
         return text;
@@ -776,12 +817,12 @@ private:
     const options& o_;
     reporter& out_;
     credentials cred_;
-    std::string phase_;
-    asio::io_context ioc_;
-    std::optional<asio::ssl::context> tls_context_;
+    stage stage_ = stage::starting;
+    net::io_context ioc_;
+    std::optional<net::ssl::context> tls_context_;
     std::optional<tls_client> client_;
     std::unique_ptr<destination> dest_;
-    std::unique_ptr<uid_state> state_;
+    std::unique_ptr<pop3::uid_store> state_;
     progress_bar progress_;
     bool fetching_ = false;             ///< the first progress report came
     bool not_tls_either_ = false;       ///< connect's TLS probe of a silent port failed

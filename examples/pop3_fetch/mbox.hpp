@@ -25,9 +25,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -183,20 +183,22 @@ public:
         if (path_ == "-") {
             fd_ = STDOUT_FILENO;
             label_ = "standard output";
+            // Standard output redirected to a file is synced; a pipe or a terminal has
+            // nothing to make durable.
+            struct stat st {};
+            regular_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
             write_to(fd_);
             return;
         }
         label_ = path_;
-        fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (fd_ < 0) throw_errno("cannot open mbox " + path_);
+        pop3::error_code ec;
+        file_ = pop3::unique_fd::open(path_, O_RDWR | O_CREAT | O_APPEND, ec, 0600);
+        check(ec, "cannot open mbox " + path_);
+        fd_ = file_.get();
         struct stat st {};
-        if (::fstat(fd_, &st) != 0) fail_open("cannot stat mbox " + path_);
-        if (S_ISDIR(st.st_mode)) {
-            ::close(fd_);
-            fd_ = -1;
-            throw storage_error(EISDIR, "mbox " + path_ + " is a directory");
-        }
-        seekable_ = S_ISREG(st.st_mode);
+        if (::fstat(fd_, &st) != 0) throw_errno("cannot stat mbox " + path_);
+        if (S_ISDIR(st.st_mode)) throw storage_error(EISDIR, "mbox " + path_ + " is a directory");
+        seekable_ = regular_ = S_ISREG(st.st_mode);
         lock(lock_wait);
         write_to(fd_);
     }
@@ -204,11 +206,7 @@ public:
     mbox_destination(const mbox_destination&) = delete;
     mbox_destination& operator=(const mbox_destination&) = delete;
 
-    ~mbox_destination() override
-    {
-        do_abort();
-        if (fd_ >= 0 && fd_ != STDOUT_FILENO) ::close(fd_); // closing releases both locks
-    }
+    ~mbox_destination() override { do_abort(); } // closing file_ releases both locks
 
     std::string describe() const override
     {
@@ -227,10 +225,9 @@ protected:
             // with one (another program may have written it).
             if (end > 0) {
                 char tail[2] = {'\n', '\n'};
-                const auto want = end >= 2 ? 2 : 1;
-                if (::pread(fd_, tail + (2 - want), static_cast<std::size_t>(want), end - want) !=
-                    want)
-                    throw_errno("cannot read " + path_);
+                const std::size_t want = end >= 2 ? 2 : 1;
+                read_exactly(fd_, tail + (2 - want), want, static_cast<std::uint64_t>(end) - want,
+                             path_);
                 if (tail[1] != '\n') separator_ = "\n\n";
                 else if (tail[0] != '\n') separator_ = "\n";
                 else separator_.clear();
@@ -239,8 +236,8 @@ protected:
         header_.clear();
         header_done_ = false;
         if (message.maybe_delivered && seekable_) {
-            held_fd_ = open_unnamed_file_beside(path_);
-            write_to(held_fd_);
+            held_ = open_unnamed_file_beside(path_);
+            write_to(held_.get());
         }
         encoder_ = mboxrd_encoder(out_);
         active_ = true;
@@ -264,7 +261,7 @@ protected:
         if (!header_done_) start_body();
         encoder_.finish();
         out_.flush();
-        if (held_fd_ >= 0) {
+        if (held_) {
             const bool already_there = held_copy_is_last_message();
             if (!already_there) append_held_copy();
             close_held_copy();
@@ -273,7 +270,7 @@ protected:
                 return label_;
             }
         }
-        sync_fd(fd_, label_); // a pipe or terminal has nothing to sync: not an error
+        if (regular_) check(pop3::sync_file(fd_), "cannot fsync " + label_);
         active_ = false;
         test_hook_after_commit();
         return label_;
@@ -299,7 +296,7 @@ private:
         from_line_ =
             "From " + envelope_sender(header_) + " " + from_line_date(std::time(nullptr)) + "\n";
         // A held copy is only the message: the From_ line goes to the mbox if it is appended.
-        if (held_fd_ < 0) {
+        if (!held_) {
             out_.write(separator_);
             out_.write(from_line_);
         }
@@ -317,25 +314,24 @@ private:
     }
 
     /// An unnamed file in the mbox's directory (same file system, gone when closed).
-    static int open_unnamed_file_beside(const std::string& path)
+    static pop3::unique_fd open_unnamed_file_beside(const std::string& path)
     {
-        auto dir = std::filesystem::path(path).parent_path();
-        if (dir.empty()) dir = ".";
-        int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd >= 0) return fd;
-        std::string name = (dir / ".pop3-fetch-held.XXXXXX").string();
-        fd = ::mkstemp(name.data());
-        if (fd < 0) throw_errno("cannot create a temporary file beside " + path);
+        const auto dir = pop3::directory_of(path);
+        pop3::error_code ec;
+        auto fd = pop3::unique_fd::open(dir, O_TMPFILE | O_RDWR, ec, 0600);
+        if (fd) return fd;
+        std::string name = dir + "/.pop3-fetch-held.XXXXXX";
+        fd.reset(::mkostemp(name.data(), O_CLOEXEC));
+        if (!fd) throw_errno("cannot create a temporary file beside " + path);
         ::unlink(name.c_str());
         return fd;
     }
 
     void close_held_copy() noexcept
     {
-        if (held_fd_ < 0) return;
+        if (!held_) return;
         out_.discard();
-        ::close(held_fd_);
-        held_fd_ = -1;
+        held_.reset();
         try {
             write_to(fd_);
         } catch (...) { // only an allocation; the next begin retries
@@ -346,12 +342,11 @@ private:
     /// after a line end), then exactly the held bytes. What the run before appended, if it did.
     bool held_copy_is_last_message()
     {
-        const off_t held_size = ::lseek(held_fd_, 0, SEEK_END);
-        if (held_size < 0) throw_errno("cannot seek in the held copy for " + path_);
-        const off_t body = start_ - held_size;
-        if (held_size == 0 || body <= 0) return false;
-        std::string before(static_cast<std::size_t>(std::min<off_t>(body, 1024)), '\0');
-        const off_t before_at = body - static_cast<off_t>(before.size());
+        const auto held_size = size_of_held_copy();
+        if (held_size == 0 || static_cast<std::uint64_t>(start_) <= held_size) return false;
+        const std::uint64_t body = static_cast<std::uint64_t>(start_) - held_size;
+        std::string before(static_cast<std::size_t>(std::min<std::uint64_t>(body, 1024)), '\0');
+        const std::uint64_t before_at = body - before.size();
         read_exactly(fd_, before.data(), before.size(), before_at, path_);
         if (before.back() != '\n') return false;
         const auto line_start = before.rfind('\n', before.size() - 2);
@@ -360,13 +355,13 @@ private:
         if (before.compare(from, 5, "From ") != 0) return false;
         std::string mine(64 * 1024, '\0');
         std::string theirs(mine.size(), '\0');
-        for (off_t at = 0; at < held_size;) {
-            const auto n = static_cast<std::size_t>(
-                std::min<off_t>(held_size - at, static_cast<off_t>(mine.size())));
-            read_exactly(held_fd_, mine.data(), n, at, path_ + " (held copy)");
+        for (std::uint64_t at = 0; at < held_size;) {
+            const auto n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(held_size - at, mine.size()));
+            read_exactly(held_.get(), mine.data(), n, at, path_ + " (held copy)");
             read_exactly(fd_, theirs.data(), n, body + at, path_);
             if (std::memcmp(mine.data(), theirs.data(), n) != 0) return false;
-            at += static_cast<off_t>(n);
+            at += n;
         }
         return true;
     }
@@ -378,37 +373,22 @@ private:
         out_.write(separator_);
         out_.write(from_line_);
         std::string chunk(64 * 1024, '\0');
-        const off_t held_size = ::lseek(held_fd_, 0, SEEK_END);
-        for (off_t at = 0; at < held_size;) {
-            const auto n = static_cast<std::size_t>(
-                std::min<off_t>(held_size - at, static_cast<off_t>(chunk.size())));
-            read_exactly(held_fd_, chunk.data(), n, at, path_ + " (held copy)");
+        const auto held_size = size_of_held_copy();
+        for (std::uint64_t at = 0; at < held_size;) {
+            const auto n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(held_size - at, chunk.size()));
+            read_exactly(held_.get(), chunk.data(), n, at, path_ + " (held copy)");
             out_.write(std::string_view(chunk.data(), n));
-            at += static_cast<off_t>(n);
+            at += n;
         }
         out_.flush();
     }
 
-    static void read_exactly(int fd, char* data, std::size_t size, off_t at,
-                             const std::string& what)
+    std::uint64_t size_of_held_copy() const
     {
-        while (size > 0) {
-            const auto n = ::pread(fd, data, size, at);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw_errno("cannot read " + what);
-            if (n == 0) throw storage_error(EIO, "unexpected end of " + what);
-            data += n;
-            size -= static_cast<std::size_t>(n);
-            at += n;
-        }
-    }
-
-    [[noreturn]] void fail_open(const std::string& what)
-    {
-        const int e = errno;
-        ::close(fd_);
-        fd_ = -1;
-        throw storage_error(e, what);
+        const off_t size = ::lseek(held_.get(), 0, SEEK_END);
+        if (size < 0) throw_errno("cannot seek in the held copy for " + path_);
+        return static_cast<std::uint64_t>(size);
     }
 
     /// fcntl (POSIX, works over NFS) and flock (BSD) write locks: mail readers use one or
@@ -421,19 +401,19 @@ private:
         fl.l_whence = SEEK_SET;
         while (::fcntl(fd_, F_SETLK, &fl) != 0) {
             if (errno != EACCES && errno != EAGAIN && errno != EINTR)
-                fail_open("cannot lock mbox " + path_ + " (fcntl)");
+                throw_errno("cannot lock mbox " + path_ + " (fcntl)");
             if (std::chrono::steady_clock::now() >= deadline) {
                 errno = EAGAIN;
-                fail_open("mbox " + path_ + " is locked by another program (fcntl)");
+                throw_errno("mbox " + path_ + " is locked by another program (fcntl)");
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
         while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
             if (errno != EWOULDBLOCK && errno != EINTR)
-                fail_open("cannot lock mbox " + path_ + " (flock)");
+                throw_errno("cannot lock mbox " + path_ + " (flock)");
             if (std::chrono::steady_clock::now() >= deadline) {
                 errno = EAGAIN;
-                fail_open("mbox " + path_ + " is locked by another program (flock)");
+                throw_errno("mbox " + path_ + " is locked by another program (flock)");
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
@@ -441,13 +421,15 @@ private:
 
     std::string path_;
     std::string label_;
-    int fd_ = -1;
+    pop3::unique_fd file_; // the mbox file; none for standard output
+    int fd_ = -1;          // file_, or standard output
     bool seekable_ = false;
+    bool regular_ = false; // a regular file: fsync makes it durable
     off_t start_ = -1;
     std::string separator_;
     std::string from_line_;
-    int held_fd_ = -1;   // the held copy of a maybe_delivered message, or -1
-    int writer_fd_ = -1; // where out_ writes
+    pop3::unique_fd held_; // the held copy of a maybe_delivered message, or none
+    int writer_fd_ = -1;   // where out_ writes
     fd_writer out_;
     mboxrd_encoder encoder_{out_};
     std::string header_;

@@ -15,94 +15,41 @@
 //   fetches them again: a duplicate, never a loss (as with any POP3 client without
 //   state). `--state FILE` without --keep closes that gap: the next run then finds them
 //   recorded as stored and only deletes them.
+//
+// Which of them stopped a run (the state file, the destination or the session) is
+// pop3::fetch_result::failed_stage's to say: main.cpp reports a failed store as a storage
+// error (exit code 7) naming the state file.
 #ifndef POP3_FETCH_STATE_HPP
 #define POP3_FETCH_STATE_HPP
 
 #include "storage.hpp"
 
+#include <pop3/leave_on_server/durable_file.hpp>
 #include <pop3/leave_on_server/file_store.hpp>
 #include <pop3/leave_on_server/memory_store.hpp>
 
-#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <system_error>
-#include <vector>
 
 namespace pop3_fetch {
 
-/// The UID store of one run (see above). It remembers the first failure of the state file,
-/// so that the tool can report it as a storage error (exit code 7) rather than as the
-/// session's error that pop3::fetch_new returns.
-class uid_state final : public pop3::uid_store {
-public:
-    /// Opens (creating it and its directory if needed) and locks the state file.
-    /// @throws storage_error
-    static std::unique_ptr<uid_state> open_file(const std::string& path)
-    {
-        make_dirs(parent_dir(path));
-        auto file = std::make_unique<pop3::file_uid_store>();
-        pop3::error_code ec;
-        file->open(path, ec);
-        if (ec) throw storage_error(ec, "cannot open the state file " + path);
-        return std::unique_ptr<uid_state>(new uid_state(std::move(file), path));
-    }
+/// Opens (creating it and its directory if needed) and locks the state file.
+/// @throws storage_error
+inline std::unique_ptr<pop3::uid_store> open_state_file(const std::string& path)
+{
+    make_dirs(pop3::directory_of(path));
+    auto file = std::make_unique<pop3::file_uid_store>();
+    pop3::error_code ec;
+    file->open(path, ec);
+    check(ec, "cannot open the state file " + path);
+    return file;
+}
 
-    /// A store for this run only: nothing is written anywhere.
-    static std::unique_ptr<uid_state> in_memory()
-    {
-        return std::unique_ptr<uid_state>(
-            new uid_state(std::make_unique<pop3::memory_uid_store>(), std::string()));
-    }
-
-    /// The state file; empty for a store in memory.
-    const std::string& path() const noexcept { return path_; }
-
-    /// Throws the storage_error for the first failed read or write of the state file.
-    void rethrow_failure() const
-    {
-        if (failure_) throw storage_error(failure_, "cannot update the state file " + path_);
-    }
-
-    std::size_t size() const noexcept override { return inner_->size(); }
-
-protected:
-    std::optional<pop3::uid_entry> do_find(std::string_view uid,
-                                           pop3::error_code& ec) const override
-    {
-        auto entry = inner_->find(uid, ec);
-        note(ec);
-        return entry;
-    }
-    void do_for_each(const std::function<void(std::string_view, const pop3::uid_entry&)>& f,
-                     pop3::error_code& ec) const override
-    {
-        inner_->for_each(f, ec);
-        note(ec);
-    }
-    void do_apply(const std::vector<pop3::uid_change>& changes, pop3::error_code& ec) override
-    {
-        inner_->apply(changes, ec);
-        note(ec);
-    }
-
-private:
-    uid_state(std::unique_ptr<pop3::uid_store> inner, std::string path)
-        : inner_(std::move(inner)), path_(std::move(path))
-    {
-    }
-
-    void note(const pop3::error_code& ec) const
-    {
-        if (ec && !failure_) failure_ = ec;
-    }
-
-    std::unique_ptr<pop3::uid_store> inner_;
-    std::string path_;
-    mutable pop3::error_code failure_;
-};
+/// A store for this run only: nothing is written anywhere.
+inline std::unique_ptr<pop3::uid_store> state_in_memory()
+{
+    return std::make_unique<pop3::memory_uid_store>();
+}
 
 } // namespace pop3_fetch
 

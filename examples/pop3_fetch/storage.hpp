@@ -1,103 +1,70 @@
 // pop3-fetch: local storage basics shared by the Maildir, mbox and state-file writers:
-// the storage_error exception, POSIX file helpers that retry EINTR, and the base of a
-// message destination (a pop3::message_delivery).
+// the storage_error exception and the base of a message destination (a
+// pop3::message_delivery). The file work itself (O_CLOEXEC opens, whole writes and reads,
+// fsync of a file and of its directory, mkdir -p) is the library's
+// <pop3/leave_on_server/durable_file.hpp>, which pop3::file_uid_store is built on too.
 #ifndef POP3_FETCH_STORAGE_HPP
 #define POP3_FETCH_STORAGE_HPP
 
+#include <pop3/leave_on_server/durable_file.hpp>
 #include <pop3/leave_on_server/fetch_types.hpp>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace pop3_fetch {
 
-/// A local file system failure (exit code 7). `what()` names the file and the operation.
-class storage_error : public std::system_error {
+/// A local file system failure (exit code 7). `what()` names the file and the operation,
+/// then the system's reason.
+class storage_error : public std::runtime_error {
 public:
-    storage_error(int errno_value, const std::string& what)
-        : std::system_error(errno_value, std::generic_category(), what)
+    storage_error(pop3::error_code ec, const std::string& what)
+        : std::runtime_error(what + ": " + ec.message()), code_(ec)
     {
     }
-    storage_error(pop3::error_code ec, const std::string& what) : std::system_error(ec, what) {}
+    storage_error(int errno_value, const std::string& what)
+        : storage_error(pop3::errno_code(errno_value), what)
+    {
+    }
+
+    const pop3::error_code& code() const noexcept { return code_; }
+
+private:
+    pop3::error_code code_;
 };
 
+/// Throws a storage_error for `ec`, if it is set.
+inline void check(const pop3::error_code& ec, const std::string& what)
+{
+    if (ec) throw storage_error(ec, what);
+}
+
+/// Throws a storage_error for the current errno.
 [[noreturn]] inline void throw_errno(const std::string& what)
 {
-    throw storage_error(errno, what);
+    throw storage_error(pop3::last_errno_code(), what);
 }
 
-/// Writes all of `data` to `fd`, retrying short writes and EINTR.
-inline void write_all(int fd, std::string_view data, const std::string& path)
+/// Creates `dir` and what is missing above it; a storage_error names `dir`.
+inline void make_dirs(const std::string& dir)
 {
-    while (!data.empty()) {
-        const auto n = ::write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("cannot write " + path);
-        }
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
+    check(pop3::create_directories(dir), "cannot create directory " + dir);
 }
 
-/// fsync(2), retrying EINTR. EINVAL/ENOTSUP (a pipe, a terminal, /dev/null) is not an error:
-/// such a file has nothing to make durable.
-inline void sync_fd(int fd, const std::string& path)
+/// Reads exactly `size` bytes of `fd` at `offset`; a file that ends before is an error.
+inline void read_exactly(int fd, char* data, std::size_t size, std::uint64_t offset,
+                         const std::string& what)
 {
-    while (::fsync(fd) != 0) {
-        if (errno == EINTR) continue;
-        if (errno == EINVAL || errno == ENOTSUP || errno == EROFS) return;
-        throw_errno("cannot fsync " + path);
-    }
-}
-
-/// Makes a rename or a new directory entry in `dir` durable.
-inline void sync_dir(const std::string& dir)
-{
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw_errno("cannot open directory " + dir);
-    try {
-        sync_fd(fd, dir);
-    } catch (...) {
-        ::close(fd);
-        throw;
-    }
-    ::close(fd);
-}
-
-/// The directory part of a path ("." when there is none).
-inline std::string parent_dir(const std::string& path)
-{
-    const auto slash = path.find_last_of('/');
-    if (slash == std::string::npos) return ".";
-    if (slash == 0) return "/";
-    return path.substr(0, slash);
-}
-
-/// mkdir -p with `mode` for the directories it creates.
-inline void make_dirs(const std::string& path, mode_t mode = 0700)
-{
-    if (path.empty()) return;
-    std::string partial;
-    std::size_t pos = 0;
-    while (pos != std::string::npos) {
-        pos = path.find('/', pos + 1);
-        partial = path.substr(0, pos);
-        if (partial.empty() || partial == "/") continue;
-        if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST)
-            throw_errno("cannot create directory " + partial);
-    }
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) throw_errno("cannot access " + path);
-    if (!S_ISDIR(st.st_mode)) throw storage_error(ENOTDIR, path + " is not a directory");
+    std::size_t got = 0;
+    check(pop3::read_at(fd, data, size, offset, got), "cannot read " + what);
+    if (got != size) throw storage_error(EIO, "unexpected end of " + what);
 }
 
 /// TEST HOOK, for tests/integration/pop3_fetch_test.py only (not an option, not in --help):
@@ -130,7 +97,7 @@ public:
         if (buffer_.size() + data.size() > capacity) {
             flush();
             if (data.size() >= capacity) {
-                write_all(fd_, data, path_);
+                check(pop3::write_all(fd_, data), "cannot write " + path_);
                 return;
             }
         }
@@ -147,7 +114,7 @@ public:
         std::string pending;
         pending.swap(buffer_);
         buffer_.reserve(capacity);
-        write_all(fd_, pending, path_);
+        check(pop3::write_all(fd_, pending), "cannot write " + path_);
     }
     /// Drops what was not written yet (after an error).
     void discard() noexcept { buffer_.clear(); }
@@ -211,7 +178,7 @@ private:
             return {};
         } catch (const storage_error& e) {
             failure_ = std::current_exception();
-            return e.code() ? e.code() : std::make_error_code(std::errc::io_error);
+            return e.code() ? e.code() : pop3::errno_code(EIO);
         }
     }
 

@@ -17,6 +17,7 @@
 // thread and process started here is stopped by handle or PID.
 #include "../catch.hpp"
 #include "leave_on_server_support.hpp"
+#include "test_temp_dir.hpp"
 
 #include <pop3/leave_on_server.hpp>
 
@@ -223,21 +224,6 @@ private:
 // Runs and checks
 // ---------------------------------------------------------------------------------------
 
-struct temp_dir {
-    std::string path;
-    temp_dir()
-    {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "pop3-faults-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir()
-    {
-        std::error_code ec; // std::filesystem's
-        std::filesystem::remove_all(path, ec);
-    }
-};
-
 /// A small compaction threshold, so that faults also land inside compactions.
 pop3::file_store_options store_options()
 {
@@ -337,7 +323,7 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
         std::pair<std::size_t, std::size_t> size[2];
         for (int deletes = 0; deletes < 2; ++deletes) {
             env.reset("keep");
-            temp_dir dir;
+            pop3_test::temp_dir dir;
             maildir box(dir.path + "/Maildir");
             const auto policy =
                 deletes ? leave_policy::delete_after_fetch() : leave_policy::keep_forever();
@@ -370,7 +356,7 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
                         << offset << " of " << total << " bytes, "
                         << (deletes ? "delete_after_fetch" : "keep_forever")
                         << (reset ? ", RST" : ", FIN"));
-            temp_dir dir;
+            pop3_test::temp_dir dir;
             maildir box(dir.path + "/Maildir");
             const auto store_path = dir.path + "/keep.uids";
             proxy.arm(c2s, offset, reset);
@@ -405,7 +391,7 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
         env.reset("keep");
         clock_type::duration run_time{};
         {
-            temp_dir dir;
+            pop3_test::temp_dir dir;
             maildir box(dir.path + "/Maildir");
             const auto t = clock_type::now();
             const pid_t pid =
@@ -425,7 +411,7 @@ TEST_CASE("fault injection: connection cuts and SIGKILL, then reruns: nothing lo
             env.reset("keep");
             const auto policy =
                 deletes ? leave_policy::delete_after_fetch() : leave_policy::keep_forever();
-            temp_dir dir;
+            pop3_test::temp_dir dir;
             maildir box(dir.path + "/Maildir");
             const auto store_path = dir.path + "/keep.uids";
             std::size_t killed = 0;

@@ -4,6 +4,7 @@
 // memory, and through the whole-message callback is held once in memory, not twice.
 #include "../catch.hpp"
 #include "leave_on_server_support.hpp"
+#include "test_temp_dir.hpp"
 
 #include <pop3/leave_on_server.hpp>
 
@@ -27,22 +28,6 @@ using pop3_test::maildir;
 using pop3_test::server_uids;
 
 namespace {
-
-struct temp_dir {
-    std::string path;
-    temp_dir()
-    {
-        std::string tmpl =
-            (std::filesystem::temp_directory_path() / "pop3-leave-it-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir()
-    {
-        std::error_code ec; // std::filesystem's
-        std::filesystem::remove_all(path, ec);
-    }
-};
 
 const pop3::uid_time t0 = pop3::uid_time(std::chrono::seconds(1700000000));
 constexpr std::chrono::seconds day{86400};
@@ -79,7 +64,7 @@ TEST_CASE("leave on server: keep_forever fetches everything once; a rerun fetche
     env.reset("keep");
     const auto expected = env.mailbox("keep");
     REQUIRE(expected.size() == 50);
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     maildir box(dir.path + "/Maildir");
     const auto store_path = dir.path + "/keep.uids";
 
@@ -111,7 +96,7 @@ TEST_CASE("leave on server: delete_after_fetch empties the server, then forgets 
     const auto& env = dovecot_env::get();
     env.reset("keep");
     const auto expected = env.mailbox("keep");
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     maildir box(dir.path + "/Maildir");
     const auto store_path = dir.path + "/keep.uids";
 
@@ -134,7 +119,7 @@ TEST_CASE("leave on server: delete_older_than deletes by first-seen time, exactl
     const auto& env = dovecot_env::get();
     env.reset("keep");
     const auto expected = env.mailbox("keep");
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     maildir box(dir.path + "/Maildir");
     const auto store_path = dir.path + "/keep.uids";
     const auto policy = leave_policy::delete_older_than_days(7);
@@ -173,7 +158,7 @@ TEST_CASE("leave on server: delete_when_deleted_locally deletes only what the us
     const auto& env = dovecot_env::get();
     env.reset("keep");
     const auto expected = env.mailbox("keep");
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     maildir box(dir.path + "/Maildir");
     const auto store_path = dir.path + "/keep.uids";
     const auto policy = leave_policy::delete_when_deleted_locally();
@@ -199,7 +184,7 @@ TEST_CASE("leave on server: delete_when_deleted_locally deletes only what the us
 
 TEST_CASE("leave on server: two runs on one account: the second is refused at once")
 {
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     const auto store_path = dir.path + "/keep.uids";
     pop3::file_uid_store first(store_path);
     pop3::error_code ec;

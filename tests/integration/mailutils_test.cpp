@@ -8,6 +8,7 @@
 #include "../catch.hpp"
 #include "server_env.hpp"
 #include "test_net.hpp"
+#include "test_temp_dir.hpp"
 
 #include <pop3/client.hpp>
 #include <pop3/leave_on_server.hpp>
@@ -136,22 +137,6 @@ std::string header_of(const std::string& message)
     const auto end = message.find("\r\n\r\n");
     return end == std::string::npos ? message : message.substr(0, end + 4);
 }
-
-/// A fresh directory, removed at the end.
-struct temp_dir {
-    std::string path;
-    temp_dir()
-    {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "pop3-mu-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~temp_dir()
-    {
-        std::error_code ec; // std::filesystem's
-        std::filesystem::remove_all(path, ec);
-    }
-};
 
 } // namespace
 
@@ -528,7 +513,7 @@ TEST_CASE("mailutils: fetch_new with a file_uid_store: the first run fetches all
     env.reset("keep");
     const auto expected = env.mailbox("keep");
     REQUIRE(expected.size() == 5);
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     const auto store_path = dir.path + "/keep.uids";
     std::map<std::string, std::string> delivered; // UID -> bytes
     const auto deliver = [&](const pop3::fetched_message& m) -> pop3::error_code {

@@ -55,7 +55,7 @@ def reset(user):
                    check=True, stdout=subprocess.DEVNULL)
 
 
-def fetch(*args, password=None, user="alice", env_extra=None, tls=True, timeout=300):
+def fetch(*args, password=None, user="alice", env_extra=None, tls=True, timeout=300, preexec=None):
     """Runs pop3-fetch; returns CompletedProcess (bytes). Defaults: STLS on the plain port."""
     env = {k: v for k, v in os.environ.items() if k != "POP3_PASSWORD"}
     env["HOME"] = os.path.join(SCRATCH, "home-empty")  # no ~/.netrc unless a test makes one
@@ -71,7 +71,7 @@ def fetch(*args, password=None, user="alice", env_extra=None, tls=True, timeout=
         cmd += ["--port", ENV["POP3_TEST_PORT"], "--cafile", ENV["POP3_TEST_CA"]]
     cmd += list(args)
     return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          stdin=subprocess.DEVNULL, timeout=timeout)
+                          stdin=subprocess.DEVNULL, timeout=timeout, preexec_fn=preexec)
 
 
 def expect_rc(p, rc, what):
@@ -423,6 +423,28 @@ def test_state_locked():
         check(b"in use" in p.stderr, "stderr: %r" % p.stderr)
     p = fetch("--maildir", d, "--keep", "--state", state, password="secret-alice")
     expect_rc(p, 0, "state free again")
+
+
+def test_state_write_failure():
+    """The state file fails in the middle of a run (a file size limit makes its writes fail
+    with EFBIG): exit code 7 naming the state file, not a session error; the next run
+    without the limit fetches what was not recorded."""
+    import resource
+    import signal
+    state = os.path.join(SCRATCH, "limited.state")
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write(2) fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
+
+    p = fetch("--stdout", "--keep", "--state", state, password="secret-alice", preexec=small_files)
+    expect_rc(p, 7, "state file over the size limit")
+    check(b"cannot update the state file " + state.encode() in p.stderr, "stderr: %r" % p.stderr)
+    check(b"server said" not in p.stderr, "a local failure blamed on the server: %r" % p.stderr)
+    p = fetch("--stdout", "--keep", "--state", state, password="secret-alice")
+    expect_rc(p, 0, "the same state without the limit")
+    check(p.stdout.count(b"\nFrom ") + p.stdout.startswith(b"From ") >= 1,
+          "the unrecorded messages were not fetched: %r" % p.stderr)
 
 
 def test_stdout_and_delete():
@@ -815,6 +837,8 @@ def test_exit_code_table():
         expect_rc(p, code, what)
         seen.add(code)
         check_failure_text(p, must_contain, options)
+        if "certificate" in what:  # the verifier's reason is not the server's word
+            check(b"server said" not in p.stderr, "%s: %r" % (what, p.stderr))
         if b"--json" in b" ".join(a.encode() if isinstance(a, str) else a for a in p.args) and code != 2:
             s = json_lines(p)[-1]
             check(s["exit_code"] == code and s["ok"] == (code == 0), "%s: summary %r" % (what, s))
@@ -1005,6 +1029,7 @@ TESTS = [
     test_maildir_no_duplicate_after_crash,
     test_mbox_no_duplicate_after_crash,
     test_state_locked,
+    test_state_write_failure,
     test_stdout_and_delete,
     test_storage_failure_keeps_mail,
     test_delete_after,

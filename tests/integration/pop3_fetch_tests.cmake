@@ -4,7 +4,7 @@
 # examples/ is configured after tests/, so the targets cannot be checked with if(TARGET)
 # here: the condition the top-level CMakeLists.txt uses to enter examples/ decides.
 find_program(POP3_PYTHON3_EXECUTABLE python3)
-if(NOT POP3_BUILD_EXAMPLES OR POP3_USE_BOOST_ASIO OR NOT EXISTS "${PROJECT_SOURCE_DIR}/examples/CMakeLists.txt")
+if(NOT POP3_BUILD_EXAMPLES OR NOT EXISTS "${PROJECT_SOURCE_DIR}/examples/CMakeLists.txt")
     return()
 endif()
 if(NOT POP3_PYTHON3_EXECUTABLE)

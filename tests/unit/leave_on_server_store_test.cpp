@@ -3,6 +3,7 @@
 // failures, compaction.
 #include "../catch.hpp"
 #include "test_error_code.hpp"
+#include "test_temp_dir.hpp"
 
 #include <pop3/leave_on_server/file_store.hpp>
 #include <pop3/leave_on_server/journal.hpp>
@@ -34,23 +35,6 @@ using pop3::uid_entry;
 using pop3::uid_time;
 
 namespace {
-
-/// A fresh directory under /tmp, removed at the end of the test.
-struct temp_dir {
-    fs::path path;
-    temp_dir()
-    {
-        std::string tmpl = (fs::temp_directory_path() / "pop3-leave-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir()
-    {
-        std::error_code ec; // std::filesystem's
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 uid_time at(long long seconds) { return uid_time(std::chrono::seconds(seconds)); }
 
@@ -98,7 +82,7 @@ std::vector<std::string> awkward_uids()
 
 TEST_CASE("file_uid_store: a new store is created empty and reports it", "[leave]")
 {
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     pop3::store_open_report report;
     file_uid_store store;
     pop3::error_code ec;
@@ -117,7 +101,7 @@ TEST_CASE("file_uid_store: a new store is created empty and reports it", "[leave
 
 TEST_CASE("file_uid_store: entries round-trip through reopening, any UID bytes", "[leave]")
 {
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     const auto path = dir.file("acct.uids");
     std::map<std::string, uid_entry> expected;
     {
@@ -151,7 +135,7 @@ TEST_CASE("file_uid_store: entries round-trip through reopening, any UID bytes",
 TEST_CASE("uid stores refuse UIDs that are empty, have spaces or controls, or are huge",
           "[leave]")
 {
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     file_uid_store file(dir.file("acct.uids"));
     pop3::memory_uid_store memory;
     for (pop3::uid_store* store : {static_cast<pop3::uid_store*>(&file),
@@ -176,7 +160,7 @@ TEST_CASE("uid stores refuse UIDs that are empty, have spaces or controls, or ar
 
 TEST_CASE("file_uid_store: a second open of the account fails at once with locked", "[leave]")
 {
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     const auto path = dir.file("acct.uids");
     file_uid_store first(path);
     first.record("x", stored_at(1));
@@ -213,7 +197,7 @@ TEST_CASE("file_uid_store: a second open of the account fails at once with locke
 TEST_CASE("file_uid_store: a torn last record is dropped and reported, earlier ones kept",
           "[leave]")
 {
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     const auto path = dir.file("acct.uids");
     std::uint64_t size_before_last = 0;
     std::uint64_t size_after_last = 0;
@@ -282,7 +266,7 @@ TEST_CASE("file_uid_store: a torn last record is dropped and reported, earlier o
 
 TEST_CASE("file_uid_store: damage is reported, the file is left untouched", "[leave]")
 {
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     const auto path = dir.file("acct.uids");
     std::vector<std::uint64_t> ends;
     {
@@ -351,7 +335,7 @@ TEST_CASE("file_uid_store: damage is reported, the file is left untouched", "[le
     }
     SECTION("records copied from another store file do not validate")
     {
-        temp_dir other_dir;
+        pop3_test::temp_dir other_dir;
         const auto other = other_dir.file("other.uids");
         {
             file_uid_store o(other);
@@ -368,7 +352,7 @@ TEST_CASE("file_uid_store: damage is reported, the file is left untouched", "[le
 TEST_CASE("file_uid_store: a failed write changes nothing, poisons the store, reopen recovers",
           "[leave]")
 {
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     const auto path = dir.file("acct.uids");
     file_uid_store store(path);
     store.record("kept", stored_at(1));
@@ -406,7 +390,7 @@ TEST_CASE("file_uid_store: a failed write changes nothing, poisons the store, re
 TEST_CASE("file_uid_store: compaction keeps the journal bounded and the entries intact",
           "[leave]")
 {
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     const auto path = dir.file("acct.uids");
     pop3::file_store_options options;
     options.compact_min_bytes = 4096;
@@ -455,7 +439,7 @@ TEST_CASE("uid_store: mark_deleted_locally and the memory store", "[leave]")
     store.forget("m1");
     CHECK(store.size() == 0);
 
-    temp_dir dir;
+    pop3_test::temp_dir dir;
     {
         file_uid_store file(dir.file("acct.uids"));
         file.record("m2", stored_at(6));

@@ -1,11 +1,11 @@
 // pop3/leave_on_server/file_store.hpp: `pop3::file_uid_store`, the UID store in one
 // crash-safe journal file per account (POSIX only). The bytes are journal.hpp's; the
-// descriptors, writes and syncs are detail/posix_file.hpp's.
+// descriptors, writes and syncs are durable_file.hpp's.
 #ifndef POP3_LEAVE_ON_SERVER_FILE_STORE_HPP
 #define POP3_LEAVE_ON_SERVER_FILE_STORE_HPP
 
 #include <pop3/exception.hpp>
-#include <pop3/leave_on_server/detail/posix_file.hpp>
+#include <pop3/leave_on_server/durable_file.hpp>
 #include <pop3/leave_on_server/journal.hpp>
 #include <pop3/leave_on_server/store.hpp>
 
@@ -23,6 +23,14 @@
 #include <vector>
 
 #if !defined(_WIN32)
+
+#include <cerrno>
+#include <cstdio>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace pop3 {
 
@@ -122,7 +130,7 @@ public:
         options_ = options;
         if (options_.compact_ratio < 2) options_.compact_ratio = 2;
         path_ = path;
-        dir_ = detail::directory_of(path);
+        dir_ = directory_of(path);
         if ((ec = lock())) return close();
         // A crash during compaction may leave the temporary copy; we hold the lock, so
         // nobody else is writing it.
@@ -201,8 +209,8 @@ protected:
     {
         if ((ec = writable())) return;
         const auto record = journal::encode_record(changes, salt_);
-        ec = detail::pwrite_all(fd_.get(), record.data(), record.size(), file_size_);
-        if (!ec) ec = detail::sync_file(fd_.get());
+        ec = pwrite_all(fd_.get(), record.data(), record.size(), file_size_);
+        if (!ec) ec = sync_file(fd_.get());
         if (ec) {
             // The bytes may be partly on disk: cut them off, so nothing is ever appended
             // after garbage. After a failed write or sync nothing is trusted any more
@@ -253,14 +261,14 @@ private:
     error_code lock()
     {
         error_code ec;
-        lock_fd_ = detail::unique_fd::open(path_ + ".lock", O_RDWR | O_CREAT, ec);
+        lock_fd_ = unique_fd::open(path_ + ".lock", O_RDWR | O_CREAT, ec);
         if (ec) return ec;
         // flock, not fcntl: fcntl locks belong to the process (a second open in the same
         // process would not conflict, and closing any descriptor of the file drops them).
         while (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
             if (errno == EINTR) continue;
             if (errno == EWOULDBLOCK) return store_errc::locked;
-            return detail::last_errno();
+            return last_errno_code();
         }
         return {};
     }
@@ -268,7 +276,7 @@ private:
     error_code open_journal(store_open_report& report)
     {
         error_code ec;
-        fd_ = detail::unique_fd::open(path_, O_RDWR, ec);
+        fd_ = unique_fd::open(path_, O_RDWR, ec);
         if (!ec) return {};
         if (ec != std::errc::no_such_file_or_directory) return ec;
         // A new account: create the file with its header through a synced temporary
@@ -276,24 +284,24 @@ private:
         // empty or headerless file is then always damage, never "new").
         report.created = true;
         salt_ = new_salt();
-        detail::unique_fd fd;
+        unique_fd fd;
         if ((ec = write_temp({journal::encode_header(salt_)}, fd))) return ec;
         return install_temp(std::move(fd));
     }
 
     /// Writes `parts` to PATH.tmp and syncs it; on success `fd` is open on it.
-    error_code write_temp(const std::vector<std::string>& parts, detail::unique_fd& fd)
+    error_code write_temp(const std::vector<std::string>& parts, unique_fd& fd)
     {
         const auto tmp = temp_path();
         error_code ec;
-        fd = detail::unique_fd::open(tmp, O_RDWR | O_CREAT | O_TRUNC, ec);
+        fd = unique_fd::open(tmp, O_RDWR | O_CREAT | O_TRUNC, ec);
         if (ec) return ec;
         std::uint64_t offset = 0;
         for (const auto& part : parts) {
-            if ((ec = detail::pwrite_all(fd.get(), part.data(), part.size(), offset))) break;
+            if ((ec = pwrite_all(fd.get(), part.data(), part.size(), offset))) break;
             offset += part.size();
         }
-        if (!ec) ec = detail::sync_file(fd.get());
+        if (!ec) ec = sync_file(fd.get());
         if (ec) {
             fd.reset();
             (void)::unlink(tmp.c_str());
@@ -303,11 +311,11 @@ private:
 
     /// Renames PATH.tmp (open as `fd`) over PATH and syncs the directory; `fd` becomes
     /// the journal.
-    error_code install_temp(detail::unique_fd fd)
+    error_code install_temp(unique_fd fd)
     {
         const auto tmp = temp_path();
         if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-            const auto ec = detail::last_errno();
+            const auto ec = last_errno_code();
             fd.reset();
             (void)::unlink(tmp.c_str());
             return ec;
@@ -317,7 +325,7 @@ private:
         if (::fstat(fd_.get(), &st) == 0) file_size_ = static_cast<std::uint64_t>(st.st_size);
         // Without a durable directory entry a crash could bring the old file back and
         // lose records acknowledged after this point: a failure here poisons the store.
-        if (auto ec = detail::sync_directory(dir_)) {
+        if (auto ec = sync_directory(dir_)) {
             failed_ = true;
             return ec;
         }
@@ -327,7 +335,7 @@ private:
     error_code load(store_open_report& report)
     {
         std::string data;
-        if (auto ec = detail::read_whole_file(fd_.get(), data)) return ec;
+        if (auto ec = read_whole_file(fd_.get(), data)) return ec;
         const auto d = journal::decode(data, [this](std::string_view uid,
                                                     const std::optional<uid_entry>& entry) {
             apply_in_memory(uid, entry);
@@ -343,8 +351,8 @@ private:
             report.discarded_tail_bytes = data.size() - d.valid_size;
             // Remove the unacknowledged tail before anything is appended after it.
             if (::ftruncate(fd_.get(), static_cast<off_t>(d.valid_size)) != 0)
-                return detail::last_errno();
-            if (auto ec = detail::sync_file(fd_.get())) return ec;
+                return last_errno_code();
+            if (auto ec = sync_file(fd_.get())) return ec;
         }
         return {};
     }
@@ -385,7 +393,7 @@ private:
             }
         }
         if (count > 0) parts.push_back(journal::encode_record(payload, count, salt));
-        detail::unique_fd fd;
+        unique_fd fd;
         if (auto ec = write_temp(parts, fd)) return ec;
         const auto old_salt = salt_;
         const int new_fd = fd.get();
@@ -400,8 +408,8 @@ private:
     std::string path_;
     std::string dir_;
     file_store_options options_;
-    detail::unique_fd fd_;
-    detail::unique_fd lock_fd_;
+    unique_fd fd_;
+    unique_fd lock_fd_;
     std::uint64_t salt_ = 0;
     std::uint64_t file_size_ = 0;
     std::uint64_t live_bytes_ = 0;
