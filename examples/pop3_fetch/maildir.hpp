@@ -1,9 +1,12 @@
 // pop3-fetch: delivery into a Maildir (https://cr.yp.to/proto/maildir.html).
 //
-// Each message streams into tmp/ under a unique name, is fsync'ed, moved into new/ and then
-// the directory is fsync'ed: once `commit` returns, a crash cannot lose the message, and a
-// reader never sees a partial one. The bytes are stored exactly as RETR delivered them
-// (dot-stuffing removed, CRLF line ends kept).
+// Each message streams into tmp/ under a unique name. Group commit (pop3::message_delivery's
+// `batches`): `commit` only finishes the file; `sync` makes a whole batch durable with one
+// flush of the file system's data (syncfs on Linux, else fdatasync per file), moves the
+// files into new/ and fsyncs that directory once. Only then does fetch_new record the UIDs
+// (and may delete the messages): a crash cannot lose a message, and a reader never sees a
+// partial one. The bytes are stored exactly as RETR delivered them (dot-stuffing removed,
+// CRLF line ends kept).
 //
 // File names: the classic unique base time.pid_seq.host, then a tag that identifies the
 // message: ",P=" and 16 lower-case hex digits, the 64-bit FNV-1a hash of
@@ -17,7 +20,8 @@
 // nothing new is written: the incoming bytes are compared with that file and `commit`
 // succeeds without a second copy (after fsync'ing the directory that holds it); `abort`
 // leaves that file alone. If the bytes differ (a hash collision, or a file a reader
-// changed), the message is stored as a new file after all: a duplicate, never a loss.
+// changed), the message is stored as a new file after all: a duplicate, never a loss. A
+// file with the tag still in tmp/ is what a run that died before its sync left: removed.
 // Without `maybe_delivered` no lookup is made. (Without a state file, i.e. without --keep
 // or --state, nothing is ever flagged, and a run interrupted before QUIT still leads to
 // duplicates, as documented in state.hpp.)
@@ -31,8 +35,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -73,7 +79,14 @@ public:
         host_ = safe_hostname();
     }
 
-    ~maildir_destination() override { do_abort(); }
+    ~maildir_destination() override
+    {
+        do_abort();
+        // Committed but never synced (the run stopped first): never visible, never recorded;
+        // the next run delivers them again.
+        for (const auto& p : pending_)
+            if (!p.tmp_path.empty()) ::unlink(p.tmp_path.c_str());
+    }
 
     std::string describe() const override { return "Maildir " + dir_; }
     const std::string& dir() const noexcept { return dir_; }
@@ -81,9 +94,13 @@ public:
 protected:
     void do_begin(const pop3::fetched_message_info& message) override
     {
+        number_ = message.number;
         do_abort();
         tag_ = maildir_uid_tag(account_, message.uid);
-        if (message.maybe_delivered && open_existing()) return; // compare, do not write
+        if (message.maybe_delivered) {
+            remove_unsynced_copies();
+            if (open_existing()) return; // compare, do not write
+        }
         open_tmp();
     }
 
@@ -105,39 +122,52 @@ protected:
             check(pop3::read_at(existing_fd_.get(), &extra, 1, matched_, n),
                   "cannot read " + existing_path_);
             if (n == 0) {
-                // Already stored by an earlier run: make its directory entry durable (that
-                // run may have died before its fsync) and count it as stored.
+                // Already stored by an earlier run, which may have died before its directory
+                // sync: the batch's sync makes its entry durable.
                 close_existing();
-                const auto dir = pop3::directory_of(existing_path_);
-                check(pop3::sync_directory(dir), "cannot fsync directory " + dir);
+                pending_.push_back({number_, {}, existing_path_, {}});
                 std::string path;
                 path.swap(existing_path_);
-                test_hook_after_commit();
                 return path;
             }
             store_after_all();
         }
         out_.flush();
-        check(pop3::sync_file(fd_.get()), "cannot fsync " + tmp_path_);
-        if (::close(fd_.release()) != 0) throw_errno("cannot close " + tmp_path_);
-        // link + unlink never replaces an existing file (rename would); file systems
-        // without hard links get rename.
+        // Durable with its batch (do_sync); until then it waits in tmp/.
         std::string final_path = dir_ + "/new/" + name_;
-        if (::link(tmp_path_.c_str(), final_path.c_str()) == 0) {
-            ::unlink(tmp_path_.c_str());
-        } else if (errno == EEXIST) {
-            // Cannot happen with unique names unless two deliveries collide: pick another.
-            final_path = dir_ + "/new/" + unique_name();
-            if (::rename(tmp_path_.c_str(), final_path.c_str()) != 0)
-                throw_errno("cannot move " + tmp_path_ + " to " + final_path);
-        } else {
-            if (::rename(tmp_path_.c_str(), final_path.c_str()) != 0)
-                throw_errno("cannot move " + tmp_path_ + " to " + final_path);
-        }
+        pending_.push_back({number_, std::move(tmp_path_), final_path, std::move(fd_)});
         tmp_path_.clear();
-        check(pop3::sync_directory(dir_ + "/new"), "cannot fsync directory " + dir_ + "/new");
-        test_hook_after_commit();
         return final_path;
+    }
+
+    bool do_batches() const noexcept override { return true; }
+
+    void do_sync(std::map<pop3::message_number, std::string>& locations) override
+    {
+        test_hook_before_sync();
+        // 1. The data of every file written in this batch, with one flush where possible.
+        std::vector<int> written;
+        for (const auto& p : pending_)
+            if (p.fd) written.push_back(p.fd.get());
+        check(pop3::sync_files_together(written), "cannot sync the new messages in " + dir_ + "/tmp");
+        // 2. Into new/, then one sync of each directory that changed.
+        std::set<std::string> dirs;
+        for (auto& p : pending_) {
+            if (p.tmp_path.empty()) { // an earlier run's copy
+                dirs.insert(pop3::directory_of(p.final_path));
+                continue;
+            }
+            p.fd.reset();
+            const auto moved = move_into_new(p.tmp_path, p.final_path);
+            if (moved != p.final_path) locations[p.number] = moved;
+            p.tmp_path.clear();
+            dirs.insert(dir_ + "/new");
+        }
+        for (const auto& dir : dirs)
+            check(pop3::sync_directory(dir), "cannot fsync directory " + dir);
+        const auto made_durable = pending_.size();
+        pending_.clear();
+        for (std::size_t i = 0; i < made_durable; ++i) test_hook_after_commit();
     }
 
     void do_abort() noexcept override
@@ -259,6 +289,36 @@ private:
 
     void close_existing() noexcept { existing_fd_.reset(); }
 
+    /// Moves a finished file from tmp/ to `final_path` in new/; returns where it went.
+    std::string move_into_new(const std::string& tmp_path, std::string final_path)
+    {
+        // link + unlink never replaces an existing file (rename would); file systems
+        // without hard links get rename.
+        if (::link(tmp_path.c_str(), final_path.c_str()) == 0) {
+            ::unlink(tmp_path.c_str());
+            return final_path;
+        }
+        // EEXIST cannot happen with unique names unless two deliveries collide: pick another.
+        if (errno == EEXIST) final_path = dir_ + "/new/" + unique_name();
+        if (::rename(tmp_path.c_str(), final_path.c_str()) != 0)
+            throw_errno("cannot move " + tmp_path + " to " + final_path);
+        return final_path;
+    }
+
+    /// Removes the files with the current message's tag from tmp/: a run that died before
+    /// its batch's sync left them (never in new/, never recorded).
+    void remove_unsynced_copies()
+    {
+        const std::string tmp = dir_ + "/tmp";
+        DIR* d = ::opendir(tmp.c_str());
+        if (d == nullptr) throw_errno("cannot read directory " + tmp);
+        std::vector<std::string> stale;
+        while (const dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.' && has_tag(e->d_name)) stale.push_back(e->d_name);
+        ::closedir(d);
+        for (const auto& name : stale) ::unlink((tmp + "/" + name).c_str());
+    }
+
     /// The host name with '/' and ':' encoded as the Maildir convention asks.
     static std::string safe_hostname()
     {
@@ -277,6 +337,7 @@ private:
     std::string account_;
     std::string host_;
     std::string tag_;  ///< the current message's ",P=..." tag
+    pop3::message_number number_ = 0;
     std::string name_;
     std::string tmp_path_;
     pop3::unique_fd fd_;
@@ -287,6 +348,14 @@ private:
     std::string existing_path_;
     pop3::unique_fd existing_fd_;
     std::uint64_t matched_ = 0;
+    // Committed in this batch, not durable yet (see do_sync).
+    struct unsynced {
+        pop3::message_number number;
+        std::string tmp_path;   ///< in tmp/; empty for an earlier run's copy
+        std::string final_path; ///< where it goes in new/ (or the earlier copy)
+        pop3::unique_fd fd;     ///< open for the sync; empty for an earlier run's copy
+    };
+    std::vector<unsynced> pending_;
 };
 
 } // namespace pop3_fetch

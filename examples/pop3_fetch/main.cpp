@@ -353,6 +353,9 @@ public:
     }
     pop3::error_code commit() override { return inner_.commit(); }
     void abort() noexcept override { inner_.abort(); }
+    // Never interrupted: what was committed becomes durable and recorded, then the run stops.
+    bool batches() const noexcept override { return inner_.batches(); }
+    pop3::error_code sync() override { return inner_.sync(); }
 
 private:
     pop3::message_delivery& inner_;
@@ -608,6 +611,10 @@ private:
         // file that is what keeps those messages from being fetched a second time.
         options.quit_after_failure = true;
         options.progress = [this](const pop3::fetch_progress& p) { on_progress(p); };
+        // Group commit: a Maildir makes --batch messages durable and recorded at once. An
+        // mbox records each message alone: after a crash it can only recognise its last
+        // message as already stored, so it must never have more than one unrecorded.
+        options.batch.max_messages = dest_->batches() ? o_.batch : 1;
         pop3::error_code ec;
         stop_if_signalled();
         interruptible_delivery delivery(*dest_);
@@ -658,7 +665,7 @@ private:
         if (!out_.json()) return;
         json::object obj;
         obj.add("type", "fetched").add("number", m.number).add("uid", m.uid);
-        obj.add("size", bytes).add("path", dest_->location());
+        obj.add("size", bytes).add("path", dest_->take_location(m.number));
         out_.record(obj);
     }
 

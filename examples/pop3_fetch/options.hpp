@@ -54,6 +54,7 @@ struct options {
     bool list = false;
     bool json = false;
     std::optional<std::uint32_t> max;
+    std::uint32_t batch = 64; ///< --batch: Maildir messages made durable and recorded together
     std::optional<std::uint32_t> timeout_seconds;
     bool trace = false;
     bool quiet = false;
@@ -127,6 +128,9 @@ What to fetch and what to delete:
                          fetched at least DAYS days ago (0: right after storing it); implies --keep
   --max N                fetch at most N new messages in this run (oldest first); the rest
                          stay on the server, untouched, for the next run
+  --batch N              Maildir: make N messages durable and record them together (group
+                         commit; 1-256, default 64). A crash re-fetches at most one batch,
+                         each message found already stored, never stored twice
   --list                 only list the messages: number, size in octets, UID
 
 Output:
@@ -275,6 +279,8 @@ inline options parse_options(int argc, char** argv)
              }},
             {"--max",
              [](options& opt, s n, s v) { opt.max = detail::parse_number(n, v, 1, 0xFFFFFFFFu); }},
+            {"--batch",
+             [](options& opt, s n, s v) { opt.batch = detail::parse_number(n, v, 1, 256); }},
             {"--timeout", [](options& opt, s n,
                              s v) { opt.timeout_seconds = detail::parse_number(n, v, 0, 86400); }},
         };

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -67,20 +68,29 @@ inline void read_exactly(int fd, char* data, std::size_t size, std::uint64_t off
     if (got != size) throw storage_error(EIO, "unexpected end of " + what);
 }
 
-/// TEST HOOK, for tests/integration/pop3_fetch_test.py only (not an option, not in --help):
-/// with the environment variable POP3_FETCH_TEST_EXIT_AFTER_COMMIT=N the process ends with
-/// _exit(99) right after the N-th message a destination made durable, before
-/// pop3::fetch_new records it as stored: exactly the crash window that makes the next run
-/// deliver that message again with `maybe_delivered` set. The Maildir and mbox
-/// destinations call this at the end of a successful commit.
+/// TEST HOOKS, for tests/integration/pop3_fetch_test.py only (not options, not in --help):
+/// the process ends with _exit(99) at the N-th event, N from the environment variable.
+/// POP3_FETCH_TEST_EXIT_AFTER_COMMIT=N: right after the N-th message a destination made
+/// durable, before pop3::fetch_new records it as stored: exactly the crash window that makes
+/// the next run deliver that message again with `maybe_delivered` set (the mbox at the end of
+/// a commit; the Maildir after the sync of the message's batch).
+/// POP3_FETCH_TEST_EXIT_BEFORE_SYNC=N: at the start of the N-th batch sync (Maildir): its
+/// messages are written in tmp/ and not durable yet.
+inline void exit_for_test_at(const char* variable, unsigned long& events)
+{
+    const char* v = std::getenv(variable);
+    const unsigned long limit = v != nullptr ? std::strtoul(v, nullptr, 10) : 0UL;
+    if (limit != 0 && ++events == limit) ::_exit(99);
+}
 inline void test_hook_after_commit()
 {
-    static const unsigned long limit = [] {
-        const char* v = std::getenv("POP3_FETCH_TEST_EXIT_AFTER_COMMIT");
-        return v != nullptr ? std::strtoul(v, nullptr, 10) : 0UL;
-    }();
     static unsigned long commits = 0;
-    if (limit != 0 && ++commits == limit) ::_exit(99);
+    exit_for_test_at("POP3_FETCH_TEST_EXIT_AFTER_COMMIT", commits);
+}
+inline void test_hook_before_sync()
+{
+    static unsigned long syncs = 0;
+    exit_for_test_at("POP3_FETCH_TEST_EXIT_BEFORE_SYNC", syncs);
 }
 
 /// A write buffer in front of a file descriptor: messages arrive in small chunks.
@@ -139,26 +149,41 @@ class destination : public pop3::message_delivery {
 public:
     pop3::error_code begin(const pop3::fetched_message_info& message) final
     {
+        number_ = message.number;
         return guarded([&] { do_begin(message); });
     }
     pop3::error_code write(std::string_view chunk) final
     {
         return guarded([&] { do_write(chunk); });
     }
-    /// The message is durably stored when this returns success.
+    /// The message is stored when this returns success: durably, unless `batches()`, when
+    /// the next `sync` makes it so.
     pop3::error_code commit() final
     {
-        return guarded([&] { location_ = do_commit(); });
+        return guarded([&] { locations_[number_] = do_commit(); });
     }
     void abort() noexcept final { do_abort(); }
+    bool batches() const noexcept final { return do_batches(); }
+    pop3::error_code sync() final
+    {
+        return guarded([&] { do_sync(locations_); });
+    }
 
     /// Rethrows the storage_error that made `begin`, `write` or `commit` fail, if any.
     void rethrow_failure() const
     {
         if (failure_) std::rethrow_exception(failure_);
     }
-    /// Where the last committed message went (a file name), for the report.
-    const std::string& location() const noexcept { return location_; }
+    /// Where a committed message went (a file name), for the report; forgotten once asked.
+    std::string take_location(pop3::message_number number)
+    {
+        std::string path;
+        if (const auto it = locations_.find(number); it != locations_.end()) {
+            path = std::move(it->second);
+            locations_.erase(it);
+        }
+        return path;
+    }
     /// A short human description, e.g. "Maildir demo-mail".
     virtual std::string describe() const = 0;
 
@@ -169,6 +194,10 @@ protected:
     virtual std::string do_commit() = 0;
     /// Leaves nothing of the current message behind; safe in any state.
     virtual void do_abort() noexcept = 0;
+    /// Group commit (see pop3::message_delivery): true when `do_commit` leaves durability to
+    /// `do_sync`, which may move a message (and then updates its entry in `locations`).
+    virtual bool do_batches() const noexcept { return false; }
+    virtual void do_sync(std::map<pop3::message_number, std::string>& locations) { (void)locations; }
 
 private:
     template <class F> pop3::error_code guarded(F&& f)
@@ -183,7 +212,8 @@ private:
     }
 
     std::exception_ptr failure_;
-    std::string location_;
+    pop3::message_number number_ = 0;
+    std::map<pop3::message_number, std::string> locations_; ///< committed, not yet reported
 };
 
 } // namespace pop3_fetch

@@ -419,6 +419,7 @@ TEST_CASE("dovecot auth: a TLS client connects again after quit, with a fresh TL
         auto ec = run_async(ioc, [&](auto h) { c.async_connect("127.0.0.2", port, mode, h); });
         CHECK(ec == pop3::errc::certificate_name_mismatch);
         ec = run_async(ioc, [&](auto h) { c.async_connect(env.host(), port, mode, h); });
+        INFO(ec.message() << " / " << c.last_error_reply().detail);
         CHECK_FALSE(ec);
         CHECK(c.tls_active());
         ec = run_async(ioc, [&](auto h) {

@@ -294,15 +294,17 @@ CRASH_HOOK = "POP3_FETCH_TEST_EXIT_AFTER_COMMIT"
 
 def test_maildir_no_duplicate_after_crash():
     """The crash window between storing a message and recording it (the test hook exits with
-    99 right after the N-th commit): the next run gets that message with maybe_delivered,
-    finds its file by the UID tag (in new/, or in cur/ after a reader moved it) and does not
-    store it twice."""
+    99 right after the N-th message was made durable): the next run gets that message with
+    maybe_delivered, finds its file by the UID tag (in new/, or in cur/ after a reader moved
+    it) and does not store it twice. With group commit (--batch 2) the whole batch of the
+    3rd message (3 and 4) is durable and unrecorded."""
     expected = manifest("alice")
     d = os.path.join(SCRATCH, "maildir-crash")
-    p = fetch("--maildir", d, "--keep", password="secret-alice", env_extra={CRASH_HOOK: "3"})
-    expect_rc(p, 99, "--keep run that dies after the 3rd commit")
+    p = fetch("--maildir", d, "--keep", "--batch", "2", password="secret-alice",
+              env_extra={CRASH_HOOK: "3"})
+    expect_rc(p, 99, "--keep run that dies after the 3rd message is durable")
     first = maildir_files(d)
-    check(len(first) == 3, "after the crash: %r" % sorted(first))
+    check(len(first) == 4, "after the crash: %r" % sorted(first))
     third = [n for n in first if maildir_tag("alice@" + ENV["POP3_TEST_HOST"], expected[2][1]) in n]
     check(len(third) == 1, "message 3 not stored under its tag: %r" % sorted(first))
     p = fetch("--maildir", d, "--keep", "--json", password="secret-alice")
@@ -326,8 +328,8 @@ def test_maildir_no_duplicate_after_crash():
     try:
         d = os.path.join(SCRATCH, "maildir-crash-scratch")
         state = os.path.join(SCRATCH, "crash-scratch.state")
-        p = fetch("--maildir", d, "--state", state, user="scratch", password="secret-scratch",
-                  env_extra={CRASH_HOOK: "1"})
+        p = fetch("--maildir", d, "--state", state, "--batch", "1", user="scratch",
+                  password="secret-scratch", env_extra={CRASH_HOOK: "1"})
         expect_rc(p, 99, "deleting run that dies after the 1st commit")
         names = os.listdir(os.path.join(d, "new"))
         check(len(names) == 1, "after the crash: %r" % names)
@@ -351,8 +353,8 @@ def test_maildir_no_duplicate_after_crash():
     try:
         d = os.path.join(SCRATCH, "maildir-crash-altered")
         state = os.path.join(SCRATCH, "crash-altered.state")
-        p = fetch("--maildir", d, "--state", state, "--keep", user="scratch", password="secret-scratch",
-                  env_extra={CRASH_HOOK: "1"})
+        p = fetch("--maildir", d, "--state", state, "--keep", "--batch", "1", user="scratch",
+                  password="secret-scratch", env_extra={CRASH_HOOK: "1"})
         expect_rc(p, 99, "run that dies after the 1st commit")
         names = os.listdir(os.path.join(d, "new"))
         check(len(names) == 1, "after the crash: %r" % names)
@@ -370,6 +372,25 @@ def test_maildir_no_duplicate_after_crash():
         check_each_once(d, "scratch", expected)
     finally:
         reset("scratch")
+
+
+def test_maildir_crash_before_sync():
+    """Group commit: a run that dies before its batch is synced leaves the batch's files in
+    tmp/ only (never in new/, never recorded). The next run delivers them again, removes the
+    dead copies from tmp/ and stores each message once."""
+    expected = manifest("alice")
+    d = os.path.join(SCRATCH, "maildir-crash-before-sync")
+    p = fetch("--maildir", d, "--keep", "--batch", "2", password="secret-alice",
+              env_extra={"POP3_FETCH_TEST_EXIT_BEFORE_SYNC": "2"})
+    expect_rc(p, 99, "--keep run that dies before its 2nd sync")
+    check(len(maildir_files(d)) == 2, "after the crash: %r" % sorted(maildir_files(d)))
+    check(len(os.listdir(os.path.join(d, "tmp"))) == 2, "tmp/: %r" % os.listdir(os.path.join(d, "tmp")))
+    p = fetch("--maildir", d, "--keep", "--json", password="secret-alice")
+    expect_rc(p, 0, "run after the crash")
+    fetched = [r for r in json_lines(p) if r["type"] == "fetched"]
+    check([r["number"] for r in fetched] == list(range(3, 14)), "fetched after the crash: %r" % fetched)
+    check(len(set(r["path"] for r in fetched)) == len(fetched), "paths repeat: %r" % fetched)
+    check_each_once(d, "alice", expected)
 
 
 def test_mbox_no_duplicate_after_crash():
@@ -1027,6 +1048,7 @@ TESTS = [
     test_mbox_implicit_tls,
     test_mbox_from_quoting,
     test_maildir_no_duplicate_after_crash,
+    test_maildir_crash_before_sync,
     test_mbox_no_duplicate_after_crash,
     test_state_locked,
     test_state_write_failure,

@@ -215,6 +215,26 @@ TEST_CASE("core: connecting is an action of the core, and starts a new session",
     CHECK(p.begin(on_caller_stream) == pop3::errc::session_broken);
 }
 
+TEST_CASE("core: after a failed handshake, a reconnect starts with the connect", "[core]")
+{
+    protocol p;
+    open_session_op first(pop3::tls_mode::implicit, server_address{"127.0.0.2", "995"});
+    REQUIRE_FALSE(p.begin(first));
+    REQUIRE(p.advance().what == io_action::kind::connect);
+    p.connected();
+    REQUIRE(p.advance().what == io_action::kind::handshake);
+    const auto failed = make_error_code(pop3::errc::certificate_name_mismatch);
+    CHECK(p.handshake_failed(failed, "IP address mismatch") == failed);
+    CHECK(p.state() == session_state::broken);
+    CHECK(p.error_reply().detail == "IP address mismatch");
+    // Nothing of the failed attempt is still due: the next session connects first.
+    open_session_op again(pop3::tls_mode::implicit, server_address{"127.0.0.1", "995"});
+    REQUIRE_FALSE(p.begin(again));
+    const auto a = p.advance();
+    CHECK(a.what == io_action::kind::connect);
+    CHECK(a.host == "127.0.0.1");
+}
+
 TEST_CASE("core: required STLS: connect, greeting, CAPA, STLS, handshake, CAPA", "[core]")
 {
     const auto starttls = make<open_session_op>(pop3::tls_mode::starttls,

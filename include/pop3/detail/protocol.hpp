@@ -462,6 +462,10 @@ private:
         if (!ec) error_reply_ = {};
         op_ = nullptr;
         finished_ = false;
+        // After a failure nothing of this operation may leak into the next one (a reconnect):
+        // no unwritten command, no handshake or transport change still due.
+        out_.clear();
+        handshake_pending_ = false;
         transport_pending_ = step::kind::wait;
         return io_action::done(ec);
     }
