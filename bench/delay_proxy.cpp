@@ -257,8 +257,7 @@ void direction::schedule()
 
 void direction::write_front()
 {
-    chunk& c = queue_.front();
-    if (c.data.empty()) { // end of stream: shut down the sending half
+    if (queue_.front().data.empty()) { // end of stream: shut down the sending half
         pop3::error_code ignored;
         to_.shutdown(tcp::socket::shutdown_send, ignored);
         queue_.clear();
@@ -267,15 +266,29 @@ void direction::write_front()
         owner_.direction_done();
         return;
     }
-    net::async_write(to_, net::buffer(c.data),
-                     [this, self = owner_.self()](const pop3::error_code& ec, std::size_t) {
+    // The front chunk and every chunk behind it that is due too (the timer fired late, or the
+    // previous write took a while), up to 1 MiB, in one gathering write.
+    const auto now = clock_type::now();
+    std::vector<net::const_buffer> buffers;
+    std::size_t batch_bytes = 0;
+    for (const auto& c : queue_) {
+        if (c.data.empty() || (!buffers.empty() && (c.due > now || batch_bytes >= 1024 * 1024)))
+            break;
+        buffers.push_back(net::buffer(c.data));
+        batch_bytes += c.data.size();
+    }
+    const std::size_t batch = buffers.size();
+    net::async_write(to_, buffers,
+                     [this, batch, self = owner_.self()](const pop3::error_code& ec, std::size_t) {
                          if (owner_.closed()) return;
                          if (ec) { // the receiver is gone: nothing more can be delivered
                              owner_.close();
                              return;
                          }
-                         queued_bytes_ -= queue_.front().data.size();
-                         queue_.pop_front();
+                         for (std::size_t i = 0; i < batch; ++i) {
+                             queued_bytes_ -= queue_.front().data.size();
+                             queue_.pop_front();
+                         }
                          writing_ = false;
                          if (!client_to_server_) owner_.server_chunk_written();
                          read(); // if it had stopped at max_queued
