@@ -45,8 +45,9 @@
 // wrong messages or bytes (a peer's failure is reported and its ratio left out).
 //
 // Usage: bench_latency [--rounds N] [--budget SECONDS] [--big-rtt MS]... [--no-big]
+//                      [--overhead-only]
 //   --budget (default 200): once this much time has passed, the remaining runs are
-//   skipped, saying so. Needs POP3_TEST_ENV (tests/integration/dovecot.sh start DIR) and
+//   skipped, saying so. --overhead-only measures proxy_overhead_0ms alone. Needs POP3_TEST_ENV (tests/integration/dovecot.sh start DIR) and
 //   root (to write the users' Maildirs); without POP3_TEST_ENV it runs itself through
 //   bench/run_fetch_bench.sh, as bench_fetch does. Linux only (fork, prctl).
 #include "bench_support.hpp"
@@ -239,6 +240,7 @@ struct proxy {
         throw std::runtime_error("built without POP3_BENCH_DELAY_PROXY");
 #else
         out = dir / ("proxy-" + std::to_string(rtt) + ".out");
+        fs::remove(out); // not a previous run's port
         spawn_options o;
         o.argv = {POP3_BENCH_DELAY_PROXY, "--target", env.host() + ":" + env.port(), "--rtt-ms",
                   std::to_string(rtt)};
@@ -604,6 +606,7 @@ struct options {
     double budget_s = 200;
     std::vector<int> rtts{0, 20, 50};
     std::vector<int> big_rtts{0, 20, 50};
+    bool overhead_only = false; // --overhead-only: the proxy's cost at 0 ms, nothing else
 };
 
 struct cell {
@@ -659,6 +662,10 @@ public:
         if (big) run_raw(direct, *big);
         proxy_overhead(direct, small, 5);
         if (big) proxy_overhead(direct, *big, 3);
+        if (opt_.overhead_only) {
+            if (overhead_direct_ > 0) print_ratio("proxy_overhead_0ms", overhead_proxy_, overhead_direct_);
+            return failed_ ? 1 : 0;
+        }
 
         for (const int rtt : opt_.rtts) measure(small, rtt);
         if (big) {
@@ -895,6 +902,7 @@ options parse(int argc, char** argv)
         if (arg == "--rounds") o.rounds = std::stoi(value());
         else if (arg == "--budget") o.budget_s = std::stod(value());
         else if (arg == "--no-big") o.big_rtts.clear(), big_given = true;
+        else if (arg == "--overhead-only") o.overhead_only = true;
         else if (arg == "--big-rtt") {
             if (!big_given) o.big_rtts.clear();
             big_given = true;
