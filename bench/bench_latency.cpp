@@ -10,6 +10,8 @@
 //
 //   library      pop3::client: connect, login, STAT, retr_many(1..N) (pipelined once the
 //                server advertises PIPELINING, as Dovecot does after login), QUIT
+//   fetch_new    pop3::fetch_new (the leave-on-server path pop3-fetch takes: UIDL, RETRs,
+//                store records) with a memory_uid_store and a delivery that only counts
 //   pop3-fetch   examples/pop3_fetch end to end, --keep, into a fresh Maildir (fsync per
 //                message) with a fresh state file; skipped when built without examples
 //   raw          a bare socket: USER, PASS, then every "RETR n" in one write, read to the
@@ -36,6 +38,8 @@
 //                             of 5; the 5 MB mailbox's ratio is printed for information)
 //   rtt20_vs_poplib, rtt20_vs_curl, rtt20_vs_mpop   peer time / library time, 10 KB mailbox
 //   rtt20_vs_raw              library time / raw time
+//   rtt20_fetch_new_vs_raw    fetch_new time / raw time
+//   rtt20_fetch_maildir_vs_mpop  mpop time / pop3-fetch time, both into a Maildir
 //   rtt50_*                   the same at 50 ms
 //   session_round_trips       as above
 //   fetch_maildir_vs_mpop     mpop into a Maildir / pop3-fetch into a Maildir, 0 ms
@@ -52,6 +56,7 @@
 //   bench/run_fetch_bench.sh, as bench_fetch does. Linux only (fork, prctl).
 #include "bench_support.hpp"
 
+#include <pop3/leave_on_server.hpp>
 #include <pop3/tls.hpp>
 
 #include <fcntl.h>
@@ -437,6 +442,29 @@ run_result run_library(const target& t, const mailbox& box)
     return check_counts(r, box, true);
 }
 
+/// The leave-on-server path pop3-fetch takes, without its storage: fetch_new with a
+/// memory_uid_store and a delivery that only counts (keep_forever: nothing deleted).
+/// fetch_new QUITs itself.
+run_result run_fetch_new(const target& t, const mailbox& box)
+{
+    run_result r;
+    asio::io_context ioc;
+    const auto start = clock_type::now();
+    pop3::client<tcp::socket> client(ioc);
+    client.connect(t.host, t.port);
+    login_user_pass(client, box.user, server_env::password(box.user));
+    pop3::memory_uid_store store;
+    const auto result = pop3::fetch_new(client, store, pop3::leave_policy::keep_forever(),
+                                        [&](const pop3::fetched_message& m) -> pop3::error_code {
+                                            r.bytes += m.bytes.size();
+                                            return {};
+                                        });
+    r.seconds = seconds_since(start);
+    r.messages = static_cast<std::uint32_t>(result.fetched);
+    r.ok = result.failures.empty();
+    return check_counts(r, box, true);
+}
+
 run_result run_raw(const target& t, const mailbox& box)
 {
     run_result r;
@@ -595,11 +623,11 @@ run_result run_mpop(const target& t, const mailbox& box, const peer_context& p)
 // ---------------------------------------------------------------------------------------
 // The benchmark
 // ---------------------------------------------------------------------------------------
-enum peer_id { library, pop3_fetch, raw, poplib, curl, mpop, peer_count };
-const char* const peer_names[peer_count] = {"library", "pop3-fetch", "raw", "poplib", "curl",
-                                            "mpop"};
+enum peer_id { library, fetch_new, pop3_fetch, raw, poplib, curl, mpop, peer_count };
+const char* const peer_names[peer_count] = {"library", "fetch_new", "pop3-fetch", "raw",
+                                            "poplib", "curl", "mpop"};
 // Failing these fails the benchmark (the project's own code and the baseline it is held to).
-bool is_ours(int p) { return p == library || p == pop3_fetch || p == raw; }
+bool is_ours(int p) { return p == library || p == fetch_new || p == pop3_fetch || p == raw; }
 
 struct options {
     int rounds = 1;
@@ -629,7 +657,7 @@ public:
     bench(const server_env& env, options opt, fs::path work)
         : env_(env), opt_(std::move(opt)), work_(std::move(work)), start_(clock_type::now())
     {
-        have_[library] = have_[raw] = true;
+        have_[library] = have_[fetch_new] = have_[raw] = true;
 #ifdef POP3_BENCH_POP3_FETCH
         have_[pop3_fetch] = true;
 #endif
@@ -710,6 +738,7 @@ private:
         try {
             switch (peer) {
             case library: return run_library(t, box);
+            case fetch_new: return run_fetch_new(t, box);
             case raw: return run_raw(t, box);
             case pop3_fetch: return run_pop3_fetch(t, box, p);
             case poplib: return run_poplib(t, box, p);
@@ -866,6 +895,8 @@ private:
             print_ratio((prefix + "curl").c_str(), time_of(box.label, curl, rtt), ours);
             print_ratio((prefix + "mpop").c_str(), time_of(box.label, mpop, rtt), ours);
             print_ratio((prefix + "raw").c_str(), ours, time_of(box.label, raw, rtt));
+            print_ratio(("rtt" + std::to_string(rtt) + "_fetch_new_vs_raw").c_str(),
+                        time_of(box.label, fetch_new, rtt), time_of(box.label, raw, rtt));
             // pop3-fetch end to end against mpop, both into a Maildir (issue 12, item 5).
             print_ratio(("rtt" + std::to_string(rtt) + "_fetch_maildir_vs_mpop").c_str(),
                         time_of(box.label, mpop, rtt), time_of(box.label, pop3_fetch, rtt));
