@@ -776,12 +776,12 @@ private:
                 p.work = work_;
                 p.timeout_s = std::max(5.0, std::min(90.0, opt_.budget_s + 30 - elapsed()));
                 const auto r = run_peer(peer, via, box, p);
-                const auto conns = px.finished(1);
-                if (r.skipped) {
+                if (r.skipped) { // nothing connected: no connection to wait for
                     c.skipped = true;
                     c.note = r.note;
                     continue;
                 }
+                const auto conns = px.finished(1);
                 if (!r.ok) {
                     c.failed = true;
                     c.note = r.note;
