@@ -235,8 +235,7 @@ int rss_child(const server_env& env)
     std::printf("retr 50 MB: %llu bytes in %.3f s (%.1f MB/s); VmHWM %ld -> %ld KiB, VmRSS "
                 "%ld -> %ld KiB%s\n",
                 static_cast<unsigned long long>(bytes), seconds,
-                static_cast<double>(bytes) / 1e6 / seconds, baseline, peak, rss_before,
-                rss_after,
+                static_cast<double>(bytes) / 1e6 / seconds, baseline, peak, rss_before, rss_after,
                 reset ? "" : " (clear_refs refused: baseline is the process's earlier peak)");
     std::printf("METRIC retr_50mb_peak_rss_over_baseline_mib %.2f\n",
                 static_cast<double>(peak - baseline) / 1024.0);
@@ -273,7 +272,6 @@ int run_rss_child()
     std::fprintf(stderr, "bench_fetch: --rss-child died with signal %d\n", WTERMSIG(status));
     return 1;
 }
-
 
 int run_fetch_rounds(const server_env& env, int rounds)
 {

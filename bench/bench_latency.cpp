@@ -51,9 +51,10 @@
 // Usage: bench_latency [--rounds N] [--budget SECONDS] [--big-rtt MS]... [--no-big]
 //                      [--overhead-only]
 //   --budget (default 200): once this much time has passed, the remaining runs are
-//   skipped, saying so. --overhead-only measures proxy_overhead_0ms alone. Needs POP3_TEST_ENV (tests/integration/dovecot.sh start DIR) and
-//   root (to write the users' Maildirs); without POP3_TEST_ENV it runs itself through
-//   bench/run_fetch_bench.sh, as bench_fetch does. Linux only (fork, prctl).
+//   skipped, saying so. --overhead-only measures proxy_overhead_0ms alone. Needs POP3_TEST_ENV
+//   (tests/integration/dovecot.sh start DIR) and root (to write the users' Maildirs); without
+//   POP3_TEST_ENV it runs itself through bench/run_fetch_bench.sh, as bench_fetch does. Linux only
+//   (fork, prctl).
 #include "bench_support.hpp"
 
 #include <pop3/leave_on_server.hpp>
@@ -185,7 +186,8 @@ child_result run_child(const spawn_options& o, double timeout_s)
     while (true) {
         const pid_t done = ::waitpid(pid, &status, WNOHANG);
         if (done == pid) break;
-        if (done < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "waitpid");
+        if (done < 0 && errno != EINTR)
+            throw std::system_error(errno, std::generic_category(), "waitpid");
         if (seconds_since(start) > timeout_s) {
             r.timed_out = true;
             stop_pid(pid);
@@ -343,9 +345,9 @@ mailbox make_mailbox(const server_env& env, const std::string& user, const std::
     }
 
     mailbox box{user, label, count, 0};
-    static const char* const words[] = {"alpha", "bravo", "charlie", "delta", "echo",
-                                        "foxtrot", "golf", "hotel", "india", "juliett",
-                                        "kilo", "lima", "mike", "november", "oscar"};
+    static const char* const words[] = {"alpha",   "bravo", "charlie", "delta",    "echo",
+                                        "foxtrot", "golf",  "hotel",   "india",    "juliett",
+                                        "kilo",    "lima",  "mike",    "november", "oscar"};
     for (std::uint32_t n = 1; n <= count; ++n) {
         std::string text = "From: latency@example.org\nTo: " + user +
                            "@example.org\nSubject: latency message " + std::to_string(n) +
@@ -377,10 +379,11 @@ mailbox make_mailbox(const server_env& env, const std::string& user, const std::
 
     const fs::path passwd_file = dir / "passwd";
     const auto existing = read_text(passwd_file);
-    if (existing.find("\n" + user + ":") == std::string::npos && existing.rfind(user + ":", 0) != 0) {
+    if (existing.find("\n" + user + ":") == std::string::npos &&
+        existing.rfind(user + ":", 0) != 0) {
         std::ofstream f(passwd_file, std::ios::app);
-        f << user << ":{PLAIN}" << server_env::password(user) << ':' << uid << ':' << gid << "::"
-          << home.string() << "::\n";
+        f << user << ":{PLAIN}" << server_env::password(user) << ':' << uid << ':' << gid
+          << "::" << home.string() << "::\n";
         if (!f) throw std::runtime_error("cannot append to " + passwd_file.string());
     }
     return box;
@@ -478,7 +481,8 @@ run_result run_raw(const target& t, const mailbox& box)
     if (!s.pending.empty()) counter.feed(s.pending.data(), s.pending.size());
     s.pending.clear();
     while (counter.responses < box.count) counter.feed(s.buffer.data(), s.read_some());
-    if (!counter.between_responses()) throw std::runtime_error("raw: bytes after the last terminator");
+    if (!counter.between_responses())
+        throw std::runtime_error("raw: bytes after the last terminator");
     s.write("QUIT\r\n");
     raw_session::expect_ok(s.read_line(), "QUIT");
     r.seconds = seconds_since(start);
@@ -491,7 +495,7 @@ run_result run_raw(const target& t, const mailbox& box)
 }
 
 struct peer_context {
-    fs::path work;            // scratch for this run's files
+    fs::path work; // scratch for this run's files
     double timeout_s = 60;
 };
 
@@ -500,8 +504,7 @@ std::size_t count_files(const fs::path& dir)
     std::size_t n = 0;
     std::error_code ec;
     for (const auto& sub : {"new", "cur"}) {
-        for (fs::directory_iterator it(dir / sub, ec), end; !ec && it != end; it.increment(ec))
-            ++n;
+        for (fs::directory_iterator it(dir / sub, ec), end; !ec && it != end; it.increment(ec)) ++n;
     }
     return n;
 }
@@ -531,9 +534,26 @@ run_result run_pop3_fetch(const target& t, const mailbox& box, const peer_contex
     fs::remove_all(maildir);
     fs::remove(state);
     spawn_options o;
-    o.argv = {POP3_BENCH_POP3_FETCH, "--host", t.host, "--port", t.port, "--user", box.user,
-              "--tls", "none", "--allow-plaintext", "--auth", "user", "--keep", "--maildir",
-              maildir.string(), "--state", state.string(), "--quiet", "--timeout", "30"};
+    o.argv = {POP3_BENCH_POP3_FETCH,
+              "--host",
+              t.host,
+              "--port",
+              t.port,
+              "--user",
+              box.user,
+              "--tls",
+              "none",
+              "--allow-plaintext",
+              "--auth",
+              "user",
+              "--keep",
+              "--maildir",
+              maildir.string(),
+              "--state",
+              state.string(),
+              "--quiet",
+              "--timeout",
+              "30"};
     o.env = {{"POP3_PASSWORD", server_env::password(box.user)}};
     o.stderr_path = (p.work / "pop3-fetch.err").string();
     r = finish_child(run_child(o, p.timeout_s), o.stderr_path, r);
@@ -625,9 +645,12 @@ run_result run_mpop(const target& t, const mailbox& box, const peer_context& p)
 // ---------------------------------------------------------------------------------------
 enum peer_id { library, fetch_new, pop3_fetch, raw, poplib, curl, mpop, peer_count };
 const char* const peer_names[peer_count] = {"library", "fetch_new", "pop3-fetch", "raw",
-                                            "poplib", "curl", "mpop"};
+                                            "poplib",  "curl",      "mpop"};
 // Failing these fails the benchmark (the project's own code and the baseline it is held to).
-bool is_ours(int p) { return p == library || p == fetch_new || p == pop3_fetch || p == raw; }
+bool is_ours(int p)
+{
+    return p == library || p == fetch_new || p == pop3_fetch || p == raw;
+}
 
 struct options {
     int rounds = 1;
@@ -672,13 +695,23 @@ public:
 #endif
     }
 
-    double elapsed() const { return seconds_since(start_); }
-    bool over_budget() const { return elapsed() > opt_.budget_s; }
-    bool failed() const { return failed_; }
+    double elapsed() const
+    {
+        return seconds_since(start_);
+    }
+    bool over_budget() const
+    {
+        return elapsed() > opt_.budget_s;
+    }
+    bool failed() const
+    {
+        return failed_;
+    }
 
     int run(const mailbox& small, const std::optional<mailbox>& big)
     {
-        for (const int rtt : opt_.rtts) proxies_.emplace(rtt, std::make_unique<proxy>(rtt, env_, work_));
+        for (const int rtt : opt_.rtts)
+            proxies_.emplace(rtt, std::make_unique<proxy>(rtt, env_, work_));
         for (const int rtt : opt_.big_rtts) {
             if (big && proxies_.count(rtt) == 0)
                 proxies_.emplace(rtt, std::make_unique<proxy>(rtt, env_, work_));
@@ -691,7 +724,8 @@ public:
         proxy_overhead(direct, small, 5);
         if (big) proxy_overhead(direct, *big, 3);
         if (opt_.overhead_only) {
-            if (overhead_direct_ > 0) print_ratio("proxy_overhead_0ms", overhead_proxy_, overhead_direct_);
+            if (overhead_direct_ > 0)
+                print_ratio("proxy_overhead_0ms", overhead_proxy_, overhead_direct_);
             return failed_ ? 1 : 0;
         }
 
@@ -716,7 +750,8 @@ private:
             const auto a = run_raw(direct, box);
             const auto b = run_raw(via, box);
             if (!a.ok || !b.ok) {
-                std::fprintf(stderr, "bench_latency: raw failed: %s %s\n", a.note.c_str(), b.note.c_str());
+                std::fprintf(stderr, "bench_latency: raw failed: %s %s\n", a.note.c_str(),
+                             b.note.c_str());
                 failed_ = true;
                 return;
             }
@@ -887,7 +922,8 @@ private:
 
     void print_metrics(const mailbox& box, std::optional<unsigned long> trips) const
     {
-        if (overhead_direct_ > 0) print_ratio("proxy_overhead_0ms", overhead_proxy_, overhead_direct_);
+        if (overhead_direct_ > 0)
+            print_ratio("proxy_overhead_0ms", overhead_proxy_, overhead_direct_);
         for (const int rtt : {20, 50}) {
             const auto ours = time_of(box.label, library, rtt);
             const std::string prefix = "rtt" + std::to_string(rtt) + "_vs_";
@@ -954,7 +990,8 @@ int main(int argc, char** argv)
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     try {
         const char* env_path = std::getenv("POP3_TEST_ENV");
-        if (env_path == nullptr || *env_path == '\0') return exec_script(argc, argv, "bench_latency");
+        if (env_path == nullptr || *env_path == '\0')
+            return exec_script(argc, argv, "bench_latency");
         const auto opt = parse(argc, argv);
         const auto env = server_env::load(env_path);
 
@@ -968,9 +1005,11 @@ int main(int argc, char** argv)
         const auto small = make_mailbox(env, "lat10k", "200x10KB", 200, 10 * 1000);
         std::optional<mailbox> big;
         if (!opt.big_rtts.empty()) big = make_mailbox(env, "lat5m", "20x5MB", 20, 5 * 1000 * 1000);
-        std::printf("mailboxes: %s (%llu bytes by RETR)%s\n", small.label.c_str(),
-                    static_cast<unsigned long long>(small.retr_bytes),
-                    big ? (", " + big->label + " (" + std::to_string(big->retr_bytes) + " bytes)").c_str() : "");
+        std::printf(
+            "mailboxes: %s (%llu bytes by RETR)%s\n", small.label.c_str(),
+            static_cast<unsigned long long>(small.retr_bytes),
+            big ? (", " + big->label + " (" + std::to_string(big->retr_bytes) + " bytes)").c_str()
+                : "");
 
         int rc = 0;
         {

@@ -111,14 +111,15 @@ struct server_env {
 // USER/PASS: the same login the raw baseline does by hand. Loopback is not TLS, so
 // plaintext must be allowed explicitly where the client has login_options; a client
 // without them (USER/PASS only) is called with user and password alone.
-template <class Client, class = void>
-struct takes_login_options : std::false_type {};
+template <class Client, class = void> struct takes_login_options : std::false_type {
+};
 #ifdef POP3_BENCH_HAVE_AUTH_HPP
 template <class Client>
 struct takes_login_options<Client, std::void_t<decltype(std::declval<Client&>().login(
                                        std::string_view{}, std::string_view{},
                                        std::declval<const pop3::login_options&>()))>>
-    : std::true_type {};
+    : std::true_type {
+};
 #endif
 
 template <class Client>

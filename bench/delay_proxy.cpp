@@ -100,10 +100,7 @@ public:
     std::uint64_t bytes = 0;
     std::uint64_t chunks = 0;
 
-    void cancel()
-    {
-        timer_.cancel();
-    }
+    void cancel() { timer_.cancel(); }
 
 private:
     void read();
@@ -314,7 +311,9 @@ public:
     {
         acceptor_.async_accept([this](const pop3::error_code& ec, tcp::socket socket) {
             if (ec == net::error::operation_aborted) return;
-            if (!ec) std::make_shared<connection>(std::move(socket), settings_, ++count_)->start(target_);
+            if (!ec)
+                std::make_shared<connection>(std::move(socket), settings_, ++count_)
+                    ->start(target_);
             accept();
         });
     }
