@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs bench_fetch against a throw-away Dovecot on 127.0.0.1 (issue 3).
+# Runs bench_fetch (or bench_latency) against a throw-away Dovecot on 127.0.0.1 (issues 3, 12).
 #
 #   bench/run_fetch_bench.sh [BENCH_BINARY [ARGS...]]
 #
-# BENCH_BINARY defaults to build/bench/bench_fetch (relative to the source tree). Starts
+# BENCH_BINARY defaults to build/bench/bench_fetch (relative to the source tree); both
+# benchmarks run this script themselves when started without POP3_TEST_ENV. Starts
 # Dovecot with tests/integration/dovecot.sh in a fresh temp dir, runs the binary with
 # POP3_TEST_ENV=DIR/env, then stops that Dovecot by PID and removes the dir, also on
 # failure or SIGINT/SIGTERM. Exit status: the benchmark's (124 on timeout); 77 when the

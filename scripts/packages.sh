@@ -18,6 +18,8 @@
 #   test       everything ctest runs: Catch2, pkg-config, python3, dovecot, mailutils
 #   ci         what only .ci/run's extra builds need: Clang, its sanitizer runtimes, Boost,
 #              Doxygen (the API reference)
+#   bench      the peers bench/bench_latency compares the library with (mpop, curl; python3
+#              for poplib); .ci/run's benchmark step installs them
 #   base       on every Debian system (Essential or Priority required), never installed;
 #              listed so that the map can name them
 
@@ -32,6 +34,7 @@ POP3_PACKAGES_mailutils=(mailutils-common netbase libc6 libcrypt1 libdb5.3 libgd
 POP3_PACKAGES_test=(catch2 pkg-config python3 "${POP3_PACKAGES_dovecot[@]}"
     "${POP3_PACKAGES_mailutils[@]}")
 POP3_PACKAGES_ci=(clang libclang-rt-14-dev libboost-dev doxygen)
+POP3_PACKAGES_bench=(mpop curl python3)
 POP3_PACKAGES_base=(bash coreutils dpkg apt libc-bin util-linux passwd mawk sed grep findutils)
 
 # What provides a CMake package ("package:<find_package name>") or a program ("program:<name>");
@@ -49,6 +52,8 @@ declare -A POP3_PROVIDES=(
     [package:Doxygen]=doxygen
     [program:bash]=bash
     [program:python3]=python3
+    [program:mpop]=mpop
+    [program:curl]=curl
     [program:pkg-config]=pkg-config
     [program:pkgconf]=pkg-config
     [program:dovecot]=dovecot-core
@@ -71,7 +76,7 @@ POP3_MAILUTILS_POP3D_DIR=${POP3_MAILUTILS_PKG:-$POP3_ROOT/.deps/mailutils-pop3d}
 pop3_packages() {
     local group p seen=" "
     for group in "$@"; do
-        [[ $group =~ ^(build|dovecot|mailutils|test|ci|base)$ ]] || {
+        [[ $group =~ ^(build|dovecot|mailutils|test|ci|bench|base)$ ]] || {
             echo "packages.sh: unknown group '$group'" >&2
             return 2
         }
@@ -218,7 +223,7 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     install) pop3_packages_ensure "scripts/packages.sh install $*" "$@" ;;
     mailutils-pop3d) pop3_unpack_mailutils_pop3d "scripts/packages.sh" && echo "$POP3_MAILUTILS_POP3D_DIR" ;;
     map)
-        for group in build dovecot mailutils test ci base; do
+        for group in build dovecot mailutils test ci bench base; do
             while read -r p; do echo "group $group $p"; done < <(pop3_packages "$group")
         done
         for key in "${!POP3_PROVIDES[@]}"; do echo "provides ${key%%:*} ${key#*:} ${POP3_PROVIDES[$key]}"; done
