@@ -310,6 +310,25 @@ TEST_CASE("core: USER and PASS, then CAPA", "[core]")
                     CHECK(r.error == pop3::errc::authentication_failed);
                     CHECK(p.state() == session_state::authorization);
                 });
+    // With PIPELINING, USER and PASS go in one write; CAPA after PASS's answer.
+    every_split("+OK\r\n+OK maildrop locked\r\n" + capa_reply,
+                in(session_state::authorization, {"PIPELINING", "USER"}), login,
+                [](protocol& p, login_op&, const run_result& r) {
+                    INFO(r.actions);
+                    CHECK(io(r, "wrwrd"));
+                    CHECK(r.written == "USER alice\r\nPASS s3cret pw\r\nCAPA\r\n");
+                    CHECK_FALSE(r.error);
+                    CHECK(p.state() == session_state::transaction);
+                });
+    // A refused USER: PASS was already sent and is refused too; the first -ERR counts.
+    every_split("-ERR [SYS/TEMP] no such user now\r\n-ERR no USER\r\n",
+                in(session_state::authorization, {"PIPELINING", "USER"}), login,
+                [](protocol& p, login_op&, const run_result& r) {
+                    CHECK(io(r, "wrd"));
+                    CHECK(r.error == pop3::errc::temporary_failure);
+                    CHECK(p.error_reply().text == "no such user now");
+                    CHECK(p.state() == session_state::authorization);
+                });
 }
 
 TEST_CASE("core: APOP (RFC 1939 section 7 example)", "[core]")

@@ -294,6 +294,8 @@ public:
         if (s.what == step::kind::finished) fail(inner_->error());
         return s;
     }
+    /// As the chosen method says (known after the first step).
+    bool pipelinable() const noexcept override { return inner_ && inner_->pipelinable(); }
     error_code on_reply(protocol& p, const server_reply& reply) override
     {
         return inner_->on_reply(p, reply);

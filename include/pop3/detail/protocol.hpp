@@ -160,11 +160,13 @@ struct server_address {
     std::string service;
 };
 
-/// Bounds of the PIPELINING window (RFC 2449 section 6.6). The client never has more
-/// than this in flight, so its writes fit in the socket buffers even when the server is
-/// busy writing replies and not reading: neither side can block the other for good.
+/// Bounds of the PIPELINING window (RFC 2449 section 6.6). The client stops adding
+/// commands once this is in flight (the last may cross `max_bytes` by its own length), so its writes fit in the socket buffers even when the server is
+/// busy writing replies and not reading: neither side can block the other for good. The
+/// bytes of the commands are what matters for that; the count only caps the bookkeeping.
+/// (4 KiB is some 400 RETRs: a mailbox of small messages takes a round trip or two.)
 struct pipeline_limits {
-    std::size_t max_commands = 64;
+    std::size_t max_commands = 1024;
     std::size_t max_bytes = 4096;
 };
 
@@ -368,22 +370,26 @@ private:
         return false;
     }
 
+    /// May the running operation have several commands in flight now?
+    bool pipelining() const noexcept { return caps_.pipelining && op_->pipelinable(); }
+
     /// Asks the operation for commands while the window has room.
     std::optional<io_action> ask_operation()
     {
-        const bool pipelining = caps_.pipelining && op_->pipelinable();
         // Refill the window only once it is half empty, then fill it: each write then
         // carries many commands instead of one per reply.
         bool refilling =
-            in_flight_.empty() || (pipelining && in_flight_.size() <= window_.max_commands / 2 &&
+            in_flight_.empty() || (pipelining() && in_flight_.size() <= window_.max_commands / 2 &&
                                    in_flight_bytes_ <= window_.max_bytes / 2);
         while (true) {
             if (!in_flight_.empty() && (!refilling || in_flight_.size() >= window_.max_commands ||
                                         in_flight_bytes_ >= window_.max_bytes))
                 return std::nullopt;
-            refilling = pipelining;
             const auto before = out_.size();
             const auto s = op_->next(*this, out_);
+            // Asked after each step: an operation may only know after its first (login
+            // chooses its method there).
+            refilling = pipelining();
             switch (s.what) {
             case step::kind::command:
             case step::kind::expect: {
