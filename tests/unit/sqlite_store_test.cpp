@@ -59,8 +59,14 @@ TEST_CASE("uid store conformance: sqlite_uid_store", "[leave][sqlite]")
     {
         pop3_test::conformance::entries_round_trip(fixture);
     }
-    SECTION("invalid UIDs are refused") { pop3_test::conformance::invalid_uids_refused(fixture); }
-    SECTION("mark_deleted_locally") { pop3_test::conformance::mark_deleted_locally(fixture); }
+    SECTION("invalid UIDs are refused")
+    {
+        pop3_test::conformance::invalid_uids_refused(fixture);
+    }
+    SECTION("mark_deleted_locally")
+    {
+        pop3_test::conformance::mark_deleted_locally(fixture);
+    }
 }
 
 TEST_CASE("sqlite_uid_store: a second store on the account is locked at once", "[leave][sqlite]")

@@ -26,7 +26,10 @@
 
 namespace pop3_test::conformance {
 
-inline pop3::uid_time at(long long seconds) { return pop3::uid_time(std::chrono::seconds(seconds)); }
+inline pop3::uid_time at(long long seconds)
+{
+    return pop3::uid_time(std::chrono::seconds(seconds));
+}
 
 inline pop3::uid_entry stored_at(long long seconds)
 {
@@ -59,8 +62,7 @@ inline std::vector<std::string> awkward_uids()
 
 /// Every field and any UID bytes round-trip; batches, forgetting; and, for a durable
 /// store, all of it again after reopening.
-template <class Fixture>
-void entries_round_trip(Fixture& fixture)
+template <class Fixture> void entries_round_trip(Fixture& fixture)
 {
     std::map<std::string, pop3::uid_entry> expected;
     {
@@ -73,7 +75,9 @@ void entries_round_trip(Fixture& fixture)
         }
         const pop3::uid_entry pending{at(-5), false, false, std::nullopt};
         const pop3::uid_entry flagged{at(42), true, true, at(99)};
-        store->apply({{"pending", pending}, {"flagged", flagged}, {"gone", stored_at(1)},
+        store->apply({{"pending", pending},
+                      {"flagged", flagged},
+                      {"gone", stored_at(1)},
                       {"gone", std::nullopt}});
         expected["pending"] = pending;
         expected["flagged"] = flagged;
@@ -98,8 +102,7 @@ void entries_round_trip(Fixture& fixture)
 
 /// UIDs that are empty, have spaces or controls, or are huge are refused; one bad UID
 /// refuses the whole batch.
-template <class Fixture>
-void invalid_uids_refused(Fixture& fixture)
+template <class Fixture> void invalid_uids_refused(Fixture& fixture)
 {
     auto store = fixture.reopen();
     for (const std::string& bad :
@@ -118,8 +121,7 @@ void invalid_uids_refused(Fixture& fixture)
 }
 
 /// mark_deleted_locally: false for an unknown UID, sets the flag and keeps the rest.
-template <class Fixture>
-void mark_deleted_locally(Fixture& fixture)
+template <class Fixture> void mark_deleted_locally(Fixture& fixture)
 {
     {
         auto store = fixture.reopen();

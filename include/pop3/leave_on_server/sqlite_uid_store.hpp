@@ -176,8 +176,8 @@ public:
         if (locked_) {
             // Best effort: if this fails, the row is taken over once this process is gone.
             error_code ignored;
-            statement unlock = prepare(
-                "DELETE FROM pop3_locks WHERE account = ?1 AND token = ?2", ignored);
+            statement unlock =
+                prepare("DELETE FROM pop3_locks WHERE account = ?1 AND token = ?2", ignored);
             if (!ignored) {
                 bind_text(unlock, 1, account_);
                 bind_text(unlock, 2, token_);
@@ -269,8 +269,7 @@ protected:
                 ::sqlite3_bind_int(s.get(), 5, e.deleted_locally ? 1 : 0);
                 if (e.vanished_since)
                     ::sqlite3_bind_int64(s.get(), 6, e.vanished_since->time_since_epoch().count());
-                else
-                    ::sqlite3_bind_null(s.get(), 6);
+                else ::sqlite3_bind_null(s.get(), 6);
             }
             const int rc = ::sqlite3_step(s.get());
             ::sqlite3_reset(s.get());
@@ -306,19 +305,21 @@ private:
         locked_ = true;
         const auto entry_key = std::string(" WHERE account = ?1 AND uid = ?2");
         find_ = prepare("SELECT first_seen, stored, deleted_locally, vanished_since "
-                        "FROM pop3_uids" + entry_key, ec);
+                        "FROM pop3_uids" +
+                            entry_key,
+                        ec);
         if (!ec)
             upsert_ = prepare("INSERT OR REPLACE INTO pop3_uids (account, uid, first_seen, "
                               "stored, deleted_locally, vanished_since) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", ec);
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                              ec);
         if (!ec) erase_ = prepare("DELETE FROM pop3_uids" + entry_key, ec);
         if (!ec) count_ = prepare("SELECT count(*) FROM pop3_uids WHERE account = ?1", ec);
         if (ec) {
             ec = foreign_schema_if_missing_column(ec);
             return close();
         }
-        for (const statement* s : {&find_, &upsert_, &erase_, &count_})
-            bind_text(*s, 1, account_);
+        for (const statement* s : {&find_, &upsert_, &erase_, &count_}) bind_text(*s, 1, account_);
     }
 
     // In one IMMEDIATE transaction, so two first opens never both create or migrate.
@@ -339,8 +340,8 @@ private:
         if (!ec && found > schema_version) {
             ec = fail_with(store_errc::unsupported_version,
                            "the database's pop3 schema version is " + std::to_string(found) +
-                               ", newer than this library's " +
-                               std::to_string(schema_version) + "; upgrade the library");
+                               ", newer than this library's " + std::to_string(schema_version) +
+                               "; upgrade the library");
         }
         // Version 1 is the first: migrations from it go here as `if (found < 2) ...`.
         if (!ec && found < 1) {
@@ -384,7 +385,8 @@ private:
         }
         if (!ec) {
             statement take = prepare("INSERT OR REPLACE INTO pop3_locks (account, pid, host, "
-                                     "token) VALUES (?1, ?2, ?3, ?4)", ec);
+                                     "token) VALUES (?1, ?2, ?3, ?4)",
+                                     ec);
             if (!ec) {
                 bind_text(take, 1, account_);
                 ::sqlite3_bind_int64(take.get(), 2, static_cast<sqlite3_int64>(current_pid()));
@@ -406,8 +408,7 @@ private:
         e.stored = ::sqlite3_column_int(s, first + 1) != 0;
         e.deleted_locally = ::sqlite3_column_int(s, first + 2) != 0;
         if (::sqlite3_column_type(s, first + 3) != SQLITE_NULL)
-            e.vanished_since =
-                uid_time(std::chrono::seconds(::sqlite3_column_int64(s, first + 3)));
+            e.vanished_since = uid_time(std::chrono::seconds(::sqlite3_column_int64(s, first + 3)));
         return e;
     }
 
@@ -476,7 +477,10 @@ private:
     }
 
 #if !defined(_WIN32)
-    static long long current_pid() noexcept { return static_cast<long long>(::getpid()); }
+    static long long current_pid() noexcept
+    {
+        return static_cast<long long>(::getpid());
+    }
     static bool process_alive(long long pid) noexcept
     {
         // EPERM: it exists, owned by someone else.
@@ -490,9 +494,18 @@ private:
     }
 #else
     // No liveness check: a stale lock must be removed by hand.
-    static long long current_pid() noexcept { return 0; }
-    static bool process_alive(long long) noexcept { return true; }
-    static std::string host_name() { return "windows"; }
+    static long long current_pid() noexcept
+    {
+        return 0;
+    }
+    static bool process_alive(long long) noexcept
+    {
+        return true;
+    }
+    static std::string host_name()
+    {
+        return "windows";
+    }
 #endif
 
     sqlite3* db_ = nullptr;
