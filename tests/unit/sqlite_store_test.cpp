@@ -3,9 +3,11 @@
 // sharing a database, a newer schema refused, foreign and damaged files typed, and the
 // application's own connection and transaction. Built only when SQLite 3 is found.
 #include "../catch.hpp"
+#include "leave_on_server_fake.hpp"
 #include "test_temp_dir.hpp"
 #include "uid_store_conformance.hpp"
 
+#include <pop3/leave_on_server.hpp>
 #include <pop3/leave_on_server/sqlite_uid_store.hpp>
 
 #include <sqlite3.h>
@@ -14,8 +16,10 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 using pop3::sqlite_uid_store;
 using pop3::store_errc;
@@ -281,4 +285,75 @@ TEST_CASE("sqlite_uid_store: a closed store says not_open", "[leave][sqlite]")
     store.find("x", ec);
     CHECK(ec == store_errc::not_open);
     CHECK(store.size() == 0);
+}
+
+TEST_CASE("fetch_new with sqlite_uid_store: cut connections and reruns lose and duplicate "
+          "nothing",
+          "[leave][sqlite]")
+{
+    using pop3_test::fake_message;
+    const std::vector<fake_message> original{
+        {"uid-1", "Subject: one\r\n\r\nfirst\r\n"},
+        {"uid-2", "Subject: two\r\n\r\n.leading dot\r\n"},
+        {"\xe9\xff-8bit", "Subject: three\r\n\r\nthird\r\n"},
+        {"uid-4", "Subject: four\r\n\r\n" + std::string(700, 'x') + "\r\n"},
+    };
+    const auto now = pop3::uid_time(std::chrono::seconds(1700000000));
+
+    // One run as a program would do it: open the store, fetch, close the store.
+    const auto run = [&](const std::string& path,
+                         const std::shared_ptr<pop3_test::fake_server>& server,
+                         std::map<std::string, std::vector<std::string>>& copies,
+                         std::size_t& duplicates) {
+        sqlite_uid_store store(path, "acct");
+        pop3::net::io_context ioc;
+        pop3::client<pop3_test::fake_stream> c{ioc.get_executor(), server};
+        pop3::error_code ec;
+        c.read_greeting(ec);
+        pop3::login_options plain;
+        plain.allow_plaintext = true;
+        if (!ec) c.login("user", "pass", plain, ec);
+        if (ec) return ec;
+        pop3::fetch_options options;
+        options.now = now;
+        const auto deliver = [&](const pop3::fetched_message& m) -> pop3::error_code {
+            auto& list = copies[std::string(m.uid)];
+            if (!list.empty()) {
+                if (m.maybe_delivered) return {}; // idempotent: already stored
+                ++duplicates;
+            }
+            list.emplace_back(m.bytes);
+            return {};
+        };
+        pop3::fetch_new(c, store, pop3::leave_policy::delete_after_fetch(), deliver, options, ec);
+        return ec;
+    };
+
+    // Cut after every 41st server byte of the first session, then rerun until it succeeds.
+    for (std::size_t cut = 1; cut < 2000; cut += 41) {
+        INFO("cut after " << cut << " server bytes");
+        pop3_test::temp_dir dir;
+        const auto path = dir.file("state.db");
+        auto server = std::make_shared<pop3_test::fake_server>();
+        server->mailbox = original;
+        std::map<std::string, std::vector<std::string>> copies;
+        std::size_t duplicates = 0;
+        server->cut_s2c = cut;
+        (void)run(path, server, copies, duplicates);
+        server->cut_s2c.reset();
+        pop3::error_code ec = run(path, server, copies, duplicates);
+        if (ec) ec = run(path, server, copies, duplicates); // a first run that left DELEs
+        REQUIRE_FALSE(ec);
+        CHECK(duplicates == 0);
+        CHECK(server->mailbox.empty());
+        REQUIRE(copies.size() == original.size());
+        for (const auto& m : original) {
+            REQUIRE(copies[m.uid].size() == 1);
+            CHECK(copies[m.uid].front() == m.body);
+        }
+        // Nothing left to do, and the state is clean: every deleted UID forgotten.
+        CHECK_FALSE(run(path, server, copies, duplicates));
+        sqlite_uid_store store(path, "acct");
+        CHECK(store.size() == 0);
+    }
 }
