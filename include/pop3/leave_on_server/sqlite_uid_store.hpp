@@ -82,8 +82,10 @@ struct sqlite_store_options {
 /// account (another process, or another object in this one) finds the row and fails at once
 /// with `store_errc::locked`. SQLite's own file locks cannot do this: they lock the whole
 /// database and only for the length of a transaction, not per account for a whole run. A
-/// row outlives a crashed process, so a row whose holder ran on this host (same host name)
-/// under a pid that no longer exists is taken over. A row of another host is never taken
+/// row outlives a crashed process, so a row whose holder ran on this host under a pid that
+/// no longer exists is taken over. "This host" is the host name plus the pid namespace
+/// (Linux: /proc/self/ns/pid), so two containers that share the file and a host name but
+/// not their pids never judge each other's pids. A row of another host is never taken
 /// over: remove it by hand if that host died (SQLite over a network file system is not
 /// supported by SQLite anyway). A recycled pid keeps a stale lock alive until that process
 /// ends: a false "locked", never two writers.
@@ -490,7 +492,12 @@ private:
     {
         char buf[256] = {};
         if (::gethostname(buf, sizeof buf - 1) != 0) return "?";
-        return buf;
+        std::string host = buf;
+        // Pids are only comparable inside one pid namespace (containers).
+        char ns[128] = {};
+        const auto n = ::readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+        if (n > 0) host.append(" ").append(ns, static_cast<std::size_t>(n));
+        return host;
     }
 #else
     // No liveness check: a stale lock must be removed by hand.
