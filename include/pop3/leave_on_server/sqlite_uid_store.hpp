@@ -130,8 +130,12 @@ public:
     /// store.open("/var/lib/fetch/state.db", "alice@pop.example.com", ec);
     /// if (ec == pop3::store_errc::locked) return; // another run for this account
     /// ```
+    /// @param path the database file (created when missing; `-wal`/`-shm` files beside it)
+    /// @param account the account whose entries the store serves: any string, e.g.
+    ///                "user@host"; one database holds any number of accounts
     /// @param ec store_errc::locked, unsupported_version, not_a_store, corrupt, or an SQLite
     ///           code in `sqlite_category()`
+    /// @param options the busy timeout
     void open(const std::string& path, std::string_view account, error_code& ec,
               const sqlite_store_options& options = {})
     {
