@@ -357,3 +357,54 @@ TEST_CASE("fetch_new with sqlite_uid_store: cut connections and reruns lose and 
         CHECK(store.size() == 0);
     }
 }
+
+TEST_CASE("sqlite_uid_store: a failing batch applies nothing; in the application's "
+          "transaction it undoes only itself",
+          "[leave][sqlite]")
+{
+    pop3_test::temp_dir dir;
+    const auto path = dir.file("state.db");
+    {
+        sqlite_uid_store create(path, "acct");
+    }
+    // Any change of the UID "boom" fails inside SQLite, after earlier changes of the batch ran.
+    exec_sql(path, "CREATE TRIGGER boom BEFORE INSERT ON pop3_uids WHEN NEW.uid = CAST('boom' "
+                   "AS BLOB) BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+
+    SECTION("on the store's own connection")
+    {
+        sqlite_uid_store store(path, "acct");
+        store.record("before", stored_at(1));
+        pop3::error_code ec;
+        store.apply({{"first", stored_at(2)}, {"before", std::nullopt}, {"boom", stored_at(3)}},
+                    ec);
+        REQUIRE(ec);
+        CHECK(ec.category() == pop3::sqlite_category());
+        CHECK(store.last_error_message().find("injected failure") != std::string::npos);
+        CHECK_FALSE(store.find("first"));
+        CHECK(store.find("before"));
+        // The store stays usable.
+        store.record("after", stored_at(4));
+        CHECK(store.size() == 2);
+    }
+    SECTION("inside the application's transaction")
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(::sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        {
+            sqlite_uid_store store;
+            pop3::error_code ec;
+            store.open(db, "acct", ec);
+            REQUIRE_FALSE(ec);
+            REQUIRE(::sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK);
+            store.record("app-kept", stored_at(1));
+            store.apply({{"first", stored_at(2)}, {"boom", stored_at(3)}}, ec);
+            CHECK(ec);
+            CHECK(::sqlite3_get_autocommit(db) == 0); // the application's transaction lives on
+            REQUIRE(::sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+            CHECK(store.find("app-kept"));
+            CHECK_FALSE(store.find("first"));
+        }
+        ::sqlite3_close(db);
+    }
+}
