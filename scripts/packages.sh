@@ -15,7 +15,8 @@
 #   build      configure and build the library, examples and tests
 #   dovecot    run tests/integration/dovecot.sh (the Dovecot tests, scripts/demo.sh)
 #   mailutils  run the unpacked GNU Mailutils pop3d (tests/integration/mailutils.sh)
-#   test       everything ctest runs: Catch2, pkg-config, python3, dovecot, mailutils
+#   test       everything ctest runs: Catch2, pkg-config, python3, SQLite (the optional
+#              sqlite_uid_store's tests), dovecot, mailutils
 #   ci         what only .ci/run's extra builds need: Clang, its sanitizer runtimes, Boost,
 #              Doxygen (the API reference)
 #   bench      the peers bench/bench_latency compares the library with (mpop, curl; python3
@@ -31,7 +32,7 @@ POP3_PACKAGES_dovecot=(dovecot-core dovecot-pop3d openssl python3 ca-certificate
 POP3_PACKAGES_mailutils=(mailutils-common netbase libc6 libcrypt1 libdb5.3 libgdbm6 libgnutls30
     libgsasl18 libkyotocabinet16v5 libldap-2.5-0 libmailutils9 libmu-dbm9 libnsl2 libpam0g
     libunistring2 libwrap0 openssl python3 procps)
-POP3_PACKAGES_test=(catch2 pkg-config python3 "${POP3_PACKAGES_dovecot[@]}"
+POP3_PACKAGES_test=(catch2 pkg-config python3 libsqlite3-dev "${POP3_PACKAGES_dovecot[@]}"
     "${POP3_PACKAGES_mailutils[@]}")
 POP3_PACKAGES_ci=(clang libclang-rt-14-dev libboost-dev doxygen)
 POP3_PACKAGES_bench=(mpop curl python3)
@@ -50,6 +51,7 @@ declare -A POP3_PROVIDES=(
     [package:Python3]=python3
     [package:PkgConfig]=pkg-config
     [package:Doxygen]=doxygen
+    [package:SQLite3]=libsqlite3-dev
     [program:bash]=bash
     [program:python3]=python3
     [program:mpop]=mpop

@@ -36,6 +36,12 @@ PACKAGES = {
     "asio": {"vcpkg": "asio", "conan": "asio"},
     "Boost": {"vcpkg": "boost-asio", "conan": "boost"},
 }
+# Packages CMakeLists.txt finds only for an optional target that the installed package does not
+# carry yet, so neither the recipes nor cmake/pop3Config.cmake.in name them. Moving one into the
+# package (a find_package COMPONENT, a vcpkg feature, a Conan option) means moving it to PACKAGES.
+OPTIONAL_NOT_PACKAGED = {
+    "SQLite3": "pop3::sqlite, for <pop3/leave_on_server/sqlite_uid_store.hpp>",
+}
 # The Asio flavours: False = standalone Asio, True = POP3_USE_BOOST_ASIO.
 FLAVOURS = (False, True)
 FLAVOUR_NAME = {False: "standalone Asio", True: "POP3_USE_BOOST_ASIO"}
@@ -104,7 +110,8 @@ def cmake_facts(root):
     return {
         "name": m.group(1),
         "version": m.group(2),
-        "packages": found_packages(text, "POP3_USE_BOOST_ASIO"),
+        "packages": {flavour: found - set(OPTIONAL_NOT_PACKAGED) for flavour, found
+                     in found_packages(text, "POP3_USE_BOOST_ASIO").items()},
         "options": options,
         "cmakedir": cmakedir,
     }

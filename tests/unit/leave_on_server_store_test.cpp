@@ -4,6 +4,7 @@
 #include "../catch.hpp"
 #include "test_error_code.hpp"
 #include "test_temp_dir.hpp"
+#include "uid_store_conformance.hpp"
 
 #include <pop3/leave_on_server/file_store.hpp>
 #include <pop3/leave_on_server/journal.hpp>
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -36,16 +38,9 @@ using pop3::uid_time;
 
 namespace {
 
-uid_time at(long long seconds) { return uid_time(std::chrono::seconds(seconds)); }
-
-uid_entry stored_at(long long seconds) { return uid_entry{at(seconds), true, false, std::nullopt}; }
-
-std::map<std::string, uid_entry> contents(const pop3::uid_store& store)
-{
-    std::map<std::string, uid_entry> out;
-    store.for_each([&](std::string_view uid, const uid_entry& e) { out.emplace(uid, e); });
-    return out;
-}
+using pop3_test::conformance::at;
+using pop3_test::conformance::contents;
+using pop3_test::conformance::stored_at;
 
 std::string slurp(const std::string& path)
 {
@@ -61,22 +56,20 @@ void spit(const std::string& path, const std::string& bytes)
     out << bytes;
 }
 
-/// UIDs that stress the encoding: 8-bit bytes, every printable, the longest the parser
-/// accepts by default, and longer.
-std::vector<std::string> awkward_uids()
-{
-    std::string all_bytes; // every byte pop3::is_valid_uid allows (not DEL, as the parser)
-    for (int c = 0x21; c <= 0xff; ++c)
-        if (c != 0x7f) all_bytes.push_back(static_cast<char>(c));
-    return {"a",
-            "000000016553f101",
-            "\xc3\xa4\xc3\xb6\xc3\xbc-utf8",
-            "\xff\xfe\x80\x81",
-            std::string(512, 'x'),
-            std::string(5000, '\xe9'),
-            all_bytes,
-            "with.dots%and+signs/\\\"'"};
-}
+/// The conformance fixtures (uid_store_conformance.hpp).
+struct file_fixture {
+    pop3_test::temp_dir dir;
+    bool durable = true;
+    std::unique_ptr<pop3::uid_store> reopen()
+    {
+        return std::make_unique<file_uid_store>(dir.file("acct.uids"));
+    }
+};
+
+struct memory_fixture {
+    bool durable = false;
+    std::unique_ptr<pop3::uid_store> reopen() { return std::make_unique<pop3::memory_uid_store>(); }
+};
 
 } // namespace
 
@@ -99,61 +92,27 @@ TEST_CASE("file_uid_store: a new store is created empty and reports it", "[leave
     CHECK(report.discarded_tail_bytes == 0);
 }
 
-TEST_CASE("file_uid_store: entries round-trip through reopening, any UID bytes", "[leave]")
+TEST_CASE("uid store conformance: file_uid_store", "[leave]")
 {
-    pop3_test::temp_dir dir;
-    const auto path = dir.file("acct.uids");
-    std::map<std::string, uid_entry> expected;
+    file_fixture fixture;
+    SECTION("entries round-trip, any UID bytes, through reopening")
     {
-        file_uid_store store(path);
-        long long t = 1700000000;
-        for (const auto& uid : awkward_uids()) {
-            uid_entry e{at(t++), true, false, std::nullopt};
-            store.record(uid, e);
-            expected[uid] = e;
-        }
-        // Every field, and a batch.
-        const uid_entry pending{at(-5), false, false, std::nullopt};
-        const uid_entry flagged{at(42), true, true, at(99)};
-        store.apply({{"pending", pending}, {"flagged", flagged}, {"gone", stored_at(1)},
-                     {"gone", std::nullopt}});
-        expected["pending"] = pending;
-        expected["flagged"] = flagged;
-        store.forget("a");
-        expected.erase("a");
-        store.forget("never-known"); // forgetting an unknown UID is fine
-        CHECK(contents(store) == expected);
-        CHECK(store.find("flagged") == flagged);
-        CHECK_FALSE(store.find("gone"));
+        pop3_test::conformance::entries_round_trip(fixture);
     }
-    file_uid_store again(path);
-    CHECK(again.size() == expected.size());
-    CHECK(contents(again) == expected);
-    CHECK(again.find(std::string(5000, '\xe9'))->first_seen == at(1700000005));
+    SECTION("invalid UIDs are refused") { pop3_test::conformance::invalid_uids_refused(fixture); }
+    SECTION("mark_deleted_locally") { pop3_test::conformance::mark_deleted_locally(fixture); }
 }
 
-TEST_CASE("uid stores refuse UIDs that are empty, have spaces or controls, or are huge",
-          "[leave]")
+TEST_CASE("uid store conformance: memory_uid_store", "[leave]")
 {
-    pop3_test::temp_dir dir;
-    file_uid_store file(dir.file("acct.uids"));
-    pop3::memory_uid_store memory;
-    for (pop3::uid_store* store : {static_cast<pop3::uid_store*>(&file),
-                                   static_cast<pop3::uid_store*>(&memory)}) {
-        for (const std::string& bad :
-             {std::string(), std::string("a b"), std::string("a\rb"), std::string("a\nb"),
-              std::string("nul\0x", 5), std::string("\x1f"), std::string("del\x7f"),
-              std::string(pop3::max_stored_uid_length + 1, 'x')}) {
-            pop3::error_code ec;
-            store->record(bad, stored_at(1), ec);
-            CHECK(ec == store_errc::invalid_uid);
-            // A bad UID anywhere in a batch refuses the whole batch.
-            store->apply({{"good", stored_at(1)}, {bad, stored_at(2)}}, ec);
-            CHECK(ec == store_errc::invalid_uid);
-            CHECK_FALSE(store->find("good"));
-        }
-        CHECK_THROWS_AS(store->record("", stored_at(1)), pop3::error);
-    }
+    memory_fixture fixture;
+    SECTION("entries round-trip, any UID bytes") { pop3_test::conformance::entries_round_trip(fixture); }
+    SECTION("invalid UIDs are refused") { pop3_test::conformance::invalid_uids_refused(fixture); }
+    SECTION("mark_deleted_locally") { pop3_test::conformance::mark_deleted_locally(fixture); }
+}
+
+TEST_CASE("uid stores: the longest UID the parser accepts is storable", "[leave]")
+{
     CHECK(pop3::max_stored_uid_length == pop3::max_valid_uid_length);
     CHECK(pop3::is_valid_uid(std::string(pop3::max_stored_uid_length, '!')));
 }
@@ -426,27 +385,6 @@ TEST_CASE("file_uid_store: compaction keeps the journal bounded and the entries 
     again.open(path, options);
     CHECK(contents(again) == expected);
     CHECK_FALSE(fs::exists(path + ".tmp"));
-}
-
-TEST_CASE("uid_store: mark_deleted_locally and the memory store", "[leave]")
-{
-    pop3::memory_uid_store store;
-    CHECK_FALSE(store.mark_deleted_locally("unknown"));
-    store.record("m1", stored_at(5));
-    CHECK(store.mark_deleted_locally("m1"));
-    CHECK(store.find("m1")->deleted_locally);
-    CHECK(store.find("m1")->first_seen == at(5));
-    store.forget("m1");
-    CHECK(store.size() == 0);
-
-    pop3_test::temp_dir dir;
-    {
-        file_uid_store file(dir.file("acct.uids"));
-        file.record("m2", stored_at(6));
-        CHECK(file.mark_deleted_locally("m2"));
-    }
-    file_uid_store file(dir.file("acct.uids"));
-    CHECK(file.find("m2")->deleted_locally);
 }
 
 TEST_CASE("file_uid_store: a closed store says not_open", "[leave]")
