@@ -132,9 +132,10 @@ public:
             case io_action::kind::handshake: {
                 bool already_done = false;
                 ec = tls_.before_handshake(stream_, proto_.server().host, already_done);
-                if (!ec && !already_done)
-                    ec = tls_.handshake_failure(
-                        stream_, sync_handshake(deadline_after(timeouts_.idle, deadline)));
+                if (!ec && !already_done) {
+                    ec = sync_handshake(deadline_after(timeouts_.idle, deadline));
+                    if (ec) ec = tls_.handshake_failure(stream_, ec);
+                }
                 if (ec) return tls_failed(ec);
                 proto_.handshake_done();
                 break;

@@ -412,7 +412,8 @@ public:
             phase_ = phase::user;
             return step::command(response_kind::single_line);
         case phase::user:
-            if (!p.caps().pipelining) return step::wait();
+            // Asked while USER is in flight: only when the server pipelines (the protocol's
+            // one gate), so PASS goes in the same write.
             [[fallthrough]];
         case phase::pass_due:
             phase_ = phase::pass;
