@@ -134,7 +134,11 @@ inline error_code pwrite_all(int fd, const char* data, std::size_t size, std::ui
 
 /// Reads up to `size` bytes of `fd` at `offset` into `data`, retrying short reads and EINTR:
 /// fewer only at the end of the file.
-/// @param got set to the bytes read (less than `size`: the file ended)
+/// @param fd     the file to read
+/// @param data   where the bytes go (room for `size` bytes)
+/// @param size   how many bytes to read at most
+/// @param offset where in the file to start
+/// @param got    set to the bytes read (less than `size`: the file ended)
 /// @return the errno code of the read that failed
 inline error_code read_at(int fd, char* data, std::size_t size, std::uint64_t offset,
                           std::size_t& got)
@@ -229,6 +233,7 @@ inline std::string directory_of(const std::string& path)
 
 /// Creates `path` and the directories above it that are missing (mkdir -p), and syncs the
 /// directory that holds each one it creates, so that they survive a crash.
+/// @param path the directory to create
 /// @param mode the permissions of the directories created (before the umask)
 /// @return the errno code of the step that failed; `ENOTDIR` when `path` exists and is not
 ///         a directory
