@@ -94,7 +94,6 @@ public:
 protected:
     void do_begin(const pop3::fetched_message_info& message) override
     {
-        number_ = message.number;
         do_abort();
         tag_ = maildir_uid_tag(account_, message.uid);
         if (message.maybe_delivered) {
@@ -125,7 +124,7 @@ protected:
                 // Already stored by an earlier run, which may have died before its directory
                 // sync: the batch's sync makes its entry durable.
                 close_existing();
-                pending_.push_back({number_, {}, existing_path_, {}});
+                pending_.push_back({current_number(), {}, existing_path_, {}});
                 std::string path;
                 path.swap(existing_path_);
                 return path;
@@ -135,7 +134,7 @@ protected:
         out_.flush();
         // Durable with its batch (do_sync); until then it waits in tmp/.
         std::string final_path = dir_ + "/new/" + name_;
-        pending_.push_back({number_, std::move(tmp_path_), final_path, std::move(fd_)});
+        pending_.push_back({current_number(), std::move(tmp_path_), final_path, std::move(fd_)});
         tmp_path_.clear();
         return final_path;
     }
@@ -337,7 +336,6 @@ private:
     std::string account_;
     std::string host_;
     std::string tag_;  ///< the current message's ",P=..." tag
-    pop3::message_number number_ = 0;
     std::string name_;
     std::string tmp_path_;
     pop3::unique_fd fd_;

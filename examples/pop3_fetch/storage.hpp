@@ -194,6 +194,8 @@ protected:
     virtual std::string do_commit() = 0;
     /// Leaves nothing of the current message behind; safe in any state.
     virtual void do_abort() noexcept = 0;
+    /// The number of the message `begin` last started.
+    pop3::message_number current_number() const noexcept { return number_; }
     /// Group commit (see pop3::message_delivery): true when `do_commit` leaves durability to
     /// `do_sync`, which may move a message (and then updates its entry in `locations`).
     virtual bool do_batches() const noexcept { return false; }

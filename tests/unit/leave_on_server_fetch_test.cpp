@@ -231,6 +231,26 @@ std::shared_ptr<fake_server> make_server(bool pipelining = false)
     return s;
 }
 
+/// A fake server, a store and the application that all log into one `events` list, so that
+/// a test can check the order of their effects.
+struct observed {
+    explicit observed(bool pipelining)
+        : server(make_server(pipelining)), original(server->mailbox)
+    {
+        server->events = &events;
+        store.events = &events;
+        app.events = &events;
+    }
+    observed(const observed&) = delete; // the three point at `events`
+    observed& operator=(const observed&) = delete;
+
+    std::vector<std::string> events;
+    std::shared_ptr<fake_server> server;
+    std::vector<fake_message> original; ///< the mailbox before the run
+    logging_store store;
+    app_storage app;
+};
+
 std::size_t count(const std::vector<std::string>& v, const std::string& prefix)
 {
     return static_cast<std::size_t>(std::count_if(
@@ -298,14 +318,8 @@ TEST_CASE("fetch_new: order of effects is intent, RETR, deliver, stored, DELE, Q
 {
     for (const bool pipelining : {false, true}) {
         INFO("pipelining " << pipelining);
-        std::vector<std::string> events;
-        auto server = make_server(pipelining);
-        server->events = &events;
-        logging_store store;
-        store.events = &events;
-        app_storage app;
-        app.events = &events;
-        const auto original = server->mailbox;
+        observed w(pipelining);
+        auto& [events, server, original, store, app] = w;
         const auto out = run(server, store, app, leave_policy::delete_after_fetch());
         REQUIRE_FALSE(out.ec);
         CHECK(out.result.fetched == 4);
@@ -350,14 +364,8 @@ TEST_CASE("fetch_new: group commit syncs and records a batch at once, before any
 {
     for (const std::size_t batch : {1u, 2u, 3u, 64u}) {
         INFO("batches of " << batch);
-        std::vector<std::string> events;
-        auto server = make_server(true);
-        server->events = &events;
-        const auto original = server->mailbox;
-        logging_store store;
-        store.events = &events;
-        app_storage app;
-        app.events = &events;
+        observed w(true);
+        auto& [events, server, original, store, app] = w;
         streaming_app delivery(app);
         delivery.batching = true;
         pop3::fetch_options options;
@@ -679,14 +687,8 @@ TEST_CASE("fetch_new streaming: chunks arrive in order and make up the message",
 {
     for (const bool pipelining : {false, true}) {
         INFO("pipelining " << pipelining);
-        std::vector<std::string> events;
-        auto server = make_server(pipelining);
-        server->events = &events;
-        const auto original = server->mailbox;
-        logging_store store;
-        store.events = &events;
-        app_storage app;
-        app.events = &events;
+        observed w(pipelining);
+        auto& [events, server, original, store, app] = w;
         streaming_app delivery(app);
         delivery.events = &events;
         const auto out = run_with(server, store, delivery, leave_policy::delete_after_fetch());

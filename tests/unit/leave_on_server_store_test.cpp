@@ -134,18 +134,10 @@ TEST_CASE("file_uid_store: a second open of the account fails at once with locke
     CHECK_THROWS_AS(file_uid_store(path), pop3::error);
 
     // Another process gets the same answer.
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
+    pop3_test::conformance::check_locked_in_another_process([&](pop3::error_code& child_ec) {
         file_uid_store other;
-        pop3::error_code child_ec;
         other.open(path, child_ec);
-        ::_exit(child_ec == store_errc::locked ? 0 : 1);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    });
 
     first.close();
     second.open(path, ec);

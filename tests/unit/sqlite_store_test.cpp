@@ -91,18 +91,10 @@ TEST_CASE("sqlite_uid_store: a second store on the account is locked at once", "
     CHECK_THROWS_AS(sqlite_uid_store(path, "acct"), pop3::error);
 
     // Another (live) process gets the same answer.
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
+    pop3_test::conformance::check_locked_in_another_process([&](pop3::error_code& child_ec) {
         sqlite_uid_store other;
-        pop3::error_code child_ec;
         other.open(path, "acct", child_ec);
-        ::_exit(child_ec == store_errc::locked ? 0 : 1);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    });
 
     first.close();
     second.open(path, "acct", ec);

@@ -24,6 +24,9 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace pop3_test::conformance {
 
 inline pop3::uid_time at(long long seconds)
@@ -34,6 +37,23 @@ inline pop3::uid_time at(long long seconds)
 inline pop3::uid_entry stored_at(long long seconds)
 {
     return pop3::uid_entry{at(seconds), true, false, std::nullopt};
+}
+
+/// A second store opened in another process (`open(ec)` runs in a forked child) is refused
+/// with store_errc::locked, as one in this process is.
+template <class Open> void check_locked_in_another_process(Open open)
+{
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        pop3::error_code child_ec;
+        open(child_ec);
+        ::_exit(child_ec == pop3::store_errc::locked ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }
 
 inline std::map<std::string, pop3::uid_entry> contents(const pop3::uid_store& store)
